@@ -1,0 +1,298 @@
+"""The ``oauthcli`` command: parse, call the library, print.
+
+Results go to stdout (the token); messages, prompts and errors go to stderr.
+Exit codes: 0 success, 1 failure, 2 usage error, 3 login required,
+130 cancelled (Ctrl-C).
+
+Only the standard library is imported at start-up; each command imports what
+it needs, so that ``oauthcli token`` stays close to bare Python start-up time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .errors import OAuthCLIError
+
+__all__ = ["EXIT_CANCELLED", "EXIT_ERROR", "EXIT_LOGIN_REQUIRED", "EXIT_OK", "main"]
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_LOGIN_REQUIRED = 3
+EXIT_CANCELLED = 130
+
+_EPILOG = """\
+exit codes: 0 success, 1 failure, 2 usage error, 3 login required,
+130 cancelled.  OAUTHCLI_HOME moves all files; OAUTHCLI_PROFILE picks the
+default profile."""
+
+_LOGIN_EXAMPLES = """\
+examples:
+  oauthcli login --issuer https://tenant.example.com --client-id my-cli
+  oauthcli login --issuer https://idp.example --client-id app --port 8020-8040
+  oauthcli login --profile work          # again, with the stored settings
+"""
+
+
+def _default_profile() -> str:
+    return os.environ.get("OAUTHCLI_PROFILE") or "default"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="oauthcli",
+        description="Log in with OAuth 2.0 / OpenID Connect; hand out access tokens.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="show the steps")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show HTTP exchanges (secrets redacted) and tracebacks",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    login = commands.add_parser(
+        "login",
+        help="log in through the browser and store the tokens",
+        description="Log in through the browser (authorization code + PKCE, "
+        "loopback redirect) and store the tokens under a profile.",
+        epilog=_LOGIN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    login.add_argument("--issuer", help="the provider's issuer URL (discovery is used)")
+    login.add_argument("--client-id", help="the client ID registered at the provider")
+    login.add_argument(
+        "--client-secret",
+        help="client secret, for confidential clients only (or OAUTHCLI_CLIENT_SECRET)",
+    )
+    login.add_argument(
+        "--scope", help='space-separated scopes (default "openid profile email")'
+    )
+    login.add_argument("--audience", help="the audience parameter (Auth0 APIs)")
+    login.add_argument("--connection", help="the Auth0 connection parameter")
+    login.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an extra authorization request parameter (repeatable)",
+    )
+    login.add_argument(
+        "--require-scope",
+        action="append",
+        default=[],
+        metavar="SCOPE",
+        help="fail unless the provider grants SCOPE (repeatable)",
+    )
+    login.add_argument(
+        "--port", help="fixed callback port N, or a range A-B (default: any free port)"
+    )
+    login.add_argument(
+        "--redirect-host",
+        choices=["127.0.0.1", "localhost", "[::1]", "::1"],
+        help="host in the redirect URI (default 127.0.0.1)",
+    )
+    login.add_argument(
+        "--redirect-path", help="path in the redirect URI (default /callback)"
+    )
+    login.add_argument(
+        "--no-browser",
+        action="store_true",
+        help="only print the URL; do not open a browser",
+    )
+    login.add_argument(
+        "--timeout", type=float, help="seconds to wait for the browser (default 300)"
+    )
+    login.add_argument(
+        "--ca-file", help="extra CA bundle to trust for the provider's TLS"
+    )
+    login.add_argument(
+        "--profile", default=None, help="profile to store the login under"
+    )
+
+    token = commands.add_parser(
+        "token",
+        help="print the stored access token",
+        description="Print the stored access token and a newline on stdout; "
+        "exit 3 if the user must log in.",
+    )
+    token.add_argument("--profile", default=None, help="profile to read")
+    return parser
+
+
+def _fail(message: str, code: int = EXIT_ERROR) -> int:
+    print(f"oauthcli: {message}", file=sys.stderr)
+    return code
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    if not (args.verbose or args.debug):
+        return
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("oauthcli: %(message)s"))
+    logger = logging.getLogger("oauthcli")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if args.debug else logging.INFO)
+
+
+def _cmd_token(args: argparse.Namespace) -> int:
+    import time
+
+    from .errors import LocalError
+    from .store import StoreDamaged, read_entry
+
+    profile = args.profile or _default_profile()
+    try:
+        entry = read_entry(profile)
+    except StoreDamaged as exc:
+        return _fail(exc.message, EXIT_LOGIN_REQUIRED)
+    except LocalError as exc:
+        return _fail(exc.message)
+    if entry is None:
+        return _fail(
+            f"not logged in (profile {profile!r}); "
+            f"run `oauthcli login --profile {profile}`",
+            EXIT_LOGIN_REQUIRED,
+        )
+    tokens = entry["tokens"]
+    access_token = tokens.get("access_token")
+    expires_at = tokens.get("expires_at")
+    if not isinstance(access_token, str) or not access_token:
+        return _fail(
+            f"profile {profile!r} holds no access token; log in again",
+            EXIT_LOGIN_REQUIRED,
+        )
+    if isinstance(expires_at, int | float) and expires_at <= time.time():
+        return _fail(
+            f"the access token of profile {profile!r} has expired; log in again with "
+            f"`oauthcli login --profile {profile}`",
+            EXIT_LOGIN_REQUIRED,
+        )
+    sys.stdout.write(access_token + "\n")
+    return EXIT_OK
+
+
+def _login_constants(args: argparse.Namespace, stored: dict[str, Any]) -> Any:
+    from .constants import DEFAULT_SCOPE, OAuth2Constants, parse_ports
+    from .errors import LocalError
+
+    issuer = args.issuer or stored.get("issuer")
+    client_id = args.client_id or stored.get("client_id")
+    if not issuer or not client_id:
+        raise LocalError(
+            "--issuer and --client-id are required (or a profile that has them)",
+            code="invalid_argument",
+        )
+    params: dict[str, str] = dict(stored.get("params") or {})
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise LocalError(
+                f"--param {item!r} is not KEY=VALUE", code="invalid_argument"
+            )
+        params[key] = value
+    host = args.redirect_host or None
+    path = args.redirect_path or None
+    redirect_url = stored.get("redirect_url") or "http://127.0.0.1/callback"
+    if host or path:
+        host = "[::1]" if host == "::1" else (host or "127.0.0.1")
+        path = path or "/callback"
+        if not path.startswith("/"):
+            raise LocalError(
+                "--redirect-path must start with /", code="invalid_argument"
+            )
+        redirect_url = f"http://{host}{path}"
+    ports: tuple[int, ...] = (
+        parse_ports(args.port)
+        if args.port
+        else tuple(stored.get("redirect_ports") or ())
+    )
+    secret = (
+        args.client_secret
+        or os.environ.get("OAUTHCLI_CLIENT_SECRET")
+        or stored.get("client_secret")
+    )
+    return OAuth2Constants(
+        client_id=client_id,
+        authz_server_host=issuer,
+        redirect_url=redirect_url,
+        scope=args.scope or stored.get("scope") or DEFAULT_SCOPE,
+        audience=args.audience or stored.get("audience"),
+        client_secret=secret,
+        extra_params=params,
+        redirect_ports=ports,
+        required_scopes=tuple(args.require_scope),
+        login_timeout=args.timeout if args.timeout is not None else 300.0,
+        ca_file=args.ca_file or stored.get("ca_file"),
+    )
+
+
+def _cmd_login(args: argparse.Namespace) -> int:
+    from .errors import LocalError
+    from .login import login
+    from .store import StoreDamaged, read_entry
+
+    profile = args.profile or _default_profile()
+    stored: dict[str, Any] = {}
+    if not (args.issuer and args.client_id):
+        try:
+            entry = read_entry(profile)
+        except (StoreDamaged, LocalError):
+            entry = None
+        if entry is not None:
+            stored = dict(entry.get("settings") or {})
+    if args.timeout is not None and args.timeout <= 0:
+        raise LocalError("--timeout must be positive", code="invalid_argument")
+    constants = _login_constants(args, stored)
+    result = login(
+        constants,
+        profile=profile,
+        connection=args.connection or stored.get("connection"),
+        open_browser=not args.no_browser,
+    )
+    print(
+        f"Logged in to {result.issuer} as {result.account.display_name} "
+        f"(profile {profile!r}).",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def _exit_code(exc: OAuthCLIError) -> int:
+    from .errors import Cancelled, LoginRequired
+
+    if isinstance(exc, Cancelled):
+        return EXIT_CANCELLED
+    if isinstance(exc, LoginRequired):
+        return EXIT_LOGIN_REQUIRED
+    return EXIT_ERROR
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "token":
+        return _cmd_token(args)
+
+    _setup_logging(args)
+    from .errors import OAuthCLIError, sanitize
+
+    try:
+        return _cmd_login(args)
+    except OAuthCLIError as exc:
+        if args.debug:
+            import traceback
+
+            traceback.print_exc()
+        return _fail(sanitize(exc.message, 1000), _exit_code(exc))
+    except KeyboardInterrupt:
+        return _fail("cancelled", EXIT_CANCELLED)

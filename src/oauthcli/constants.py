@@ -1,0 +1,149 @@
+"""Settings that identify a client at one provider (the seed's OAuth2Constants)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from .errors import LocalError
+from .urls import is_loopback_host, normalize_issuer
+
+__all__ = ["DEFAULT_SCOPE", "OAuth2Constants", "RedirectSpec", "parse_ports"]
+
+DEFAULT_SCOPE = "openid profile email"
+
+
+@dataclass(frozen=True)
+class RedirectSpec:
+    """Where the loopback listener binds and what ``redirect_uri`` it sends.
+
+    ``ports`` empty means an ephemeral port chosen by the OS (RFC 8252 section
+    7.3); otherwise the ports are tried in order.
+    """
+
+    host: str  # as written in the redirect_uri: 127.0.0.1, localhost or [::1]
+    path: str
+    ports: tuple[int, ...]
+
+    @property
+    def bind_address(self) -> str:
+        """The loopback address to listen on; never a wildcard."""
+        return "::1" if self.host == "[::1]" else "127.0.0.1"
+
+    def uri(self, port: int) -> str:
+        return f"http://{self.host}:{port}{self.path}"
+
+
+def parse_ports(text: str) -> tuple[int, ...]:
+    """``"8020"``, ``"8020-8040"`` or ``"8020,8022"`` as a tuple of ports."""
+    ports: list[int] = []
+    try:
+        for part in text.split(","):
+            low, _, high = part.strip().partition("-")
+            first, last = int(low), int(high or low)
+            if not 1 <= first <= last <= 65535 or last - first > 1000:
+                raise ValueError
+            ports.extend(range(first, last + 1))
+    except ValueError as exc:
+        raise LocalError(
+            f"invalid port {text!r}: use N, A-B or A,B with 1 <= N <= 65535",
+            code="invalid_argument",
+        ) from exc
+    return tuple(dict.fromkeys(ports))
+
+
+@dataclass(frozen=True)
+class OAuth2Constants:
+    """What identifies the client and the provider; no per-login secrets.
+
+    ``authz_server_host`` is the issuer (a bare host means ``https://``).
+    ``redirect_url`` is a loopback URL; without a port, or with port 0, the
+    listener takes an ephemeral port. ``redirect_ports`` (a list or range)
+    overrides the port for providers that allow-list fixed ports. Endpoint
+    fields, when set, win over discovery.
+    """
+
+    client_id: str
+    authz_server_host: str
+    redirect_url: str = "http://127.0.0.1/callback"
+    scope: str = DEFAULT_SCOPE
+    audience: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    token_endpoint_auth_method: str | None = None
+    authorization_endpoint: str | None = None
+    token_endpoint: str | None = None
+    jwks_uri: str | None = None
+    extra_params: Mapping[str, str] = field(default_factory=dict)
+    redirect_ports: tuple[int, ...] = ()
+    required_scopes: tuple[str, ...] = ()
+    login_timeout: float = 300.0
+    http_timeout: float = 10.0
+    leeway: int = 60
+    ca_file: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.client_id:
+            raise LocalError("client_id is empty", code="invalid_argument")
+        self.redirect_spec()  # fail early on a redirect oauthcli cannot serve
+        method = self.token_endpoint_auth_method
+        if method not in (None, "none", "client_secret_basic", "client_secret_post"):
+            raise LocalError(
+                f"token_endpoint_auth_method {method!r} is not supported",
+                code="invalid_argument",
+            )
+        if method in ("client_secret_basic", "client_secret_post") and not (
+            self.client_secret
+        ):
+            raise LocalError(f"{method} needs a client secret", code="invalid_argument")
+
+    @property
+    def issuer(self) -> str:
+        return normalize_issuer(self.authz_server_host)
+
+    @property
+    def auth_method(self) -> str:
+        """``none`` for public clients, ``client_secret_basic`` with a secret."""
+        if self.token_endpoint_auth_method:
+            return self.token_endpoint_auth_method
+        return "client_secret_basic" if self.client_secret else "none"
+
+    @property
+    def wants_openid(self) -> bool:
+        return "openid" in self.scope.split()
+
+    def redirect_spec(self) -> RedirectSpec:
+        """Check ``redirect_url`` and split it into host, path and ports."""
+        try:
+            parts = urlsplit(self.redirect_url)
+            port = parts.port
+        except ValueError as exc:
+            raise LocalError(
+                f"redirect_url {self.redirect_url!r} is not a URL",
+                code="invalid_argument",
+            ) from exc
+        host = parts.hostname or ""
+        if parts.scheme != "http" or not is_loopback_host(host):
+            raise LocalError(
+                "redirect_url must be http:// on 127.0.0.1, localhost or [::1] "
+                "(RFC 8252 section 7.3)",
+                code="invalid_argument",
+            )
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise LocalError(
+                "redirect_url host must be 127.0.0.1, localhost or [::1]",
+                code="invalid_argument",
+            )
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise LocalError(
+                "redirect_url must not have a query, fragment or credentials",
+                code="invalid_argument",
+            )
+        shown_host = "[::1]" if host == "::1" else host
+        if self.redirect_ports:
+            ports = self.redirect_ports
+        elif port:
+            ports = (port,)
+        else:
+            ports = ()
+        return RedirectSpec(host=shown_host, path=parts.path or "/", ports=ports)

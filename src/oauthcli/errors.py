@@ -1,0 +1,180 @@
+"""Every failure oauthcli raises, grouped by where it came from.
+
+::
+
+    OAuthCLIError                 root; ``code`` is stable and machine-readable
+    ├── ProviderError             the provider said no; RFC 6749 fields kept as sent
+    │   ├── AuthorizationError    on the redirect back (RFC 6749 section 4.1.2.1)
+    │   └── EndpointError         in an endpoint's error body (RFC 6749 section 5.2)
+    ├── ValidationError           our own check of what the provider sent failed
+    │   └── CallbackRejected      a callback that does not belong to this login
+    ├── TransportError            the back channel failed (network, TLS, size, 3xx)
+    └── LocalError                this machine failed (port, browser, store, time)
+        ├── LoginRequired         no usable tokens: the user must log in again
+        └── Cancelled             the user pressed Ctrl-C
+
+Provider errors carry ``error``, ``error_description`` and ``error_uri``
+unchanged (sanitised only when shown). Our own failures never use the RFC
+``error`` field: they have their own ``code`` values, listed with each raise.
+No message ever contains a token, code, verifier, state, nonce or secret.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+__all__ = [
+    "AuthorizationError",
+    "CallbackRejected",
+    "Cancelled",
+    "EndpointError",
+    "LocalError",
+    "LoginRequired",
+    "OAuthCLIError",
+    "ProviderError",
+    "TransportError",
+    "ValidationError",
+    "sanitize",
+]
+
+# RFC 6749 appendix A.7: error codes are printable ASCII without '"' and '\'.
+_RFC_ERROR_CODE = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]{1,128}")
+
+
+def sanitize(text: str, limit: int = 300) -> str:
+    """Make provider text safe for a terminal: no control or bidi characters.
+
+    Everything in Unicode categories Cc, Cf, Cs, Co and Cn (escape sequences,
+    bidirectional overrides, unassigned code points) becomes a space, runs of
+    whitespace collapse, and the result is cut to ``limit`` characters.
+    """
+    cleaned = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in text)
+    cleaned = " ".join(cleaned.split())
+    if len(cleaned) > limit:
+        cleaned = cleaned[: limit - 3] + "..."
+    return cleaned
+
+
+class OAuthCLIError(Exception):
+    """Root of every error oauthcli raises on purpose."""
+
+    code: str = "error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else self.code
+
+
+class ProviderError(OAuthCLIError):
+    """The authorization server refused, with an RFC 6749 error response."""
+
+    def __init__(
+        self,
+        error: str,
+        error_description: str | None = None,
+        error_uri: str | None = None,
+        *,
+        context: str = "the provider",
+    ) -> None:
+        self.error = error
+        self.error_description = error_description
+        self.error_uri = error_uri
+        shown = error if _RFC_ERROR_CODE.fullmatch(error) else sanitize(error, 64)
+        message = f"{context} answered {shown}"
+        if error_description:
+            message += f": {sanitize(error_description)}"
+        super().__init__(message, code=shown)
+
+
+class AuthorizationError(ProviderError):
+    """An error on the redirect back from the authorization endpoint."""
+
+    def __init__(
+        self,
+        error: str,
+        error_description: str | None = None,
+        error_uri: str | None = None,
+    ) -> None:
+        super().__init__(
+            error, error_description, error_uri, context="the authorization server"
+        )
+
+
+class EndpointError(ProviderError):
+    """An endpoint (token, revocation, device, ...) answered with an error body."""
+
+    def __init__(
+        self,
+        error: str,
+        error_description: str | None = None,
+        error_uri: str | None = None,
+        *,
+        endpoint: str,
+        status_code: int,
+    ) -> None:
+        self.endpoint = endpoint
+        self.status_code = status_code
+        super().__init__(
+            error,
+            error_description,
+            error_uri,
+            context=f"the {endpoint} (HTTP {status_code})",
+        )
+
+
+class ValidationError(OAuthCLIError):
+    """Something the provider sent failed one of our checks.
+
+    Codes: ``invalid_metadata``, ``issuer_mismatch``, ``state_mismatch``,
+    ``invalid_callback``, ``invalid_token_response``, ``invalid_id_token``,
+    ``insecure_url``, ``unsupported``, ``missing_scope``.
+    """
+
+    code = "validation_failed"
+
+
+class CallbackRejected(ValidationError):
+    """A request to the loopback listener that is not this login's callback.
+
+    The listener answers it with 400 and keeps waiting, so that a local process
+    cannot end somebody else's login by sending a forged callback.
+    """
+
+
+class TransportError(OAuthCLIError):
+    """The back channel failed before a usable answer arrived.
+
+    Codes: ``connect_failed``, ``timeout``, ``tls_verification_failed``,
+    ``unexpected_redirect``, ``response_too_large``, ``invalid_response``,
+    ``http_error``.
+    """
+
+    code = "transport_failed"
+
+
+class LocalError(OAuthCLIError):
+    """This machine could not do its part.
+
+    Codes: ``port_in_use``, ``no_free_port``, ``timeout``, ``browser_failed``,
+    ``store_failed``, ``invalid_argument``.
+    """
+
+    code = "local_failure"
+
+
+class LoginRequired(LocalError):
+    """No usable token is stored: the user has to log in (again)."""
+
+    code = "not_logged_in"
+
+
+class Cancelled(LocalError):
+    """The user cancelled the login (Ctrl-C)."""
+
+    code = "cancelled"

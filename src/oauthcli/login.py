@@ -1,0 +1,155 @@
+"""Log in and remember it: the high-level API that other CLIs embed.
+
+``login()`` runs the authorization code flow (``oauth2``), then stores the
+tokens, the provider settings and the account under a profile. Nothing is
+stored when any step fails.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .browser import Opener
+from .constants import OAuth2Constants
+from .errors import LocalError
+from .oauth2 import Notify, OAuth2
+from .pkce import PKCE
+from .state import CSRFState
+from .store import StoreDamaged, read_entry, set_aside, write_entry
+from .tokens import TokenSet
+
+__all__ = ["Account", "LoginResult", "login"]
+
+
+@dataclass(frozen=True)
+class Account:
+    """Who logged in: ``sub`` and a name to show (never assumed verified)."""
+
+    sub: str | None
+    display_name: str
+
+    @classmethod
+    def from_claims(cls, claims: Mapping[str, Any] | None) -> Account:
+        claims = claims or {}
+        sub = claims.get("sub") if isinstance(claims.get("sub"), str) else None
+        for key in ("email", "preferred_username"):
+            value = claims.get(key)
+            if isinstance(value, str) and value:
+                return cls(sub=sub, display_name=value)
+        return cls(sub=sub, display_name=sub or "unknown account")
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    profile: str
+    issuer: str
+    account: Account
+    tokens: TokenSet
+
+
+def _settings(constants: OAuth2Constants, connection: str | None) -> dict[str, Any]:
+    settings: dict[str, Any] = {
+        "issuer": constants.issuer,
+        "client_id": constants.client_id,
+        "scope": constants.scope,
+        "redirect_url": constants.redirect_url,
+        "token_endpoint_auth_method": constants.auth_method,
+    }
+    optional = {
+        "audience": constants.audience,
+        "connection": connection,
+        "client_secret": constants.client_secret,
+        "params": dict(constants.extra_params) or None,
+        "redirect_ports": list(constants.redirect_ports) or None,
+        "ca_file": constants.ca_file,
+    }
+    settings.update(
+        {key: value for key, value in optional.items() if value is not None}
+    )
+    return settings
+
+
+def _previous_refresh_token(
+    profile: str, issuer: str, client_id: str, account: Account
+) -> str | None:
+    """The stored refresh token of the same account at the same client, if any."""
+    try:
+        previous = read_entry(profile)
+    except StoreDamaged:
+        set_aside(profile)
+        return None
+    if previous is None:
+        return None
+    settings = previous.get("settings", {})
+    tokens = previous.get("tokens", {})
+    same = (
+        settings.get("issuer") == issuer
+        and settings.get("client_id") == client_id
+        and previous.get("account", {}).get("sub") == account.sub
+        and account.sub is not None
+    )
+    refresh_token = tokens.get("refresh_token") if same else None
+    return refresh_token if isinstance(refresh_token, str) else None
+
+
+def login(
+    constants: OAuth2Constants,
+    *,
+    profile: str = "default",
+    connection: str | None = None,
+    open_browser: bool = True,
+    opener: Opener | None = None,
+    notify: Notify | None = None,
+    store: bool = True,
+) -> LoginResult:
+    """Run a browser login and store its result under ``profile``.
+
+    A new login that brings no refresh token keeps the one stored for the
+    same account (providers such as Google issue one only on first consent).
+    """
+    with PKCE() as pkce, CSRFState() as csrf_state:
+        flow = OAuth2(
+            pkce,
+            csrf_state,
+            constants,
+            opener=opener,
+            open_browser=open_browser,
+            notify=notify,
+        )
+        try:
+            code = flow.authorization_request(connection)
+            tokens = flow.token_request(code)
+            metadata = flow.metadata
+        finally:
+            flow.close()
+    account = Account.from_claims(flow.id_token_claims)
+    if store:
+        if tokens.refresh_token is None:
+            kept = _previous_refresh_token(
+                profile, metadata.issuer, constants.client_id, account
+            )
+            if kept is not None:
+                tokens = tokens.with_refresh_token(kept)
+        try:
+            write_entry(
+                profile,
+                {
+                    "profile": profile,
+                    "settings": _settings(constants, connection),
+                    "provider": metadata.to_dict(),
+                    "account": {"sub": account.sub, "name": account.display_name},
+                    "tokens": tokens.to_dict(),
+                    "saved_at": time.time(),
+                },
+            )
+        except OSError as exc:
+            raise LocalError(
+                f"logged in, but the tokens could not be stored: {exc.strerror}",
+                code="store_failed",
+            ) from exc
+    return LoginResult(
+        profile=profile, issuer=metadata.issuer, account=account, tokens=tokens
+    )

@@ -1,0 +1,383 @@
+"""The loopback listener that receives the redirect back (RFC 8252 section 7.3).
+
+It binds 127.0.0.1 (or ::1) only, never a wildcard address, and is listening
+before any browser opens. An ephemeral port is the default; fixed ports are
+tried in order, and a port some other process answers on is skipped, so a
+server holding the wildcard address cannot receive our callback (issue C01).
+
+Each connection has its own thread and read timeout, the number of
+connections is capped, and only ``GET <redirect path>`` with the right
+``Host`` is a callback. A callback without this login's ``state`` is answered
+400 and ignored: the login keeps waiting, so that a local process cannot end
+it. Nothing the listener receives is logged.
+"""
+
+from __future__ import annotations
+
+import errno
+import html
+import http.server
+import queue
+import socket
+import socketserver
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ._log import log
+from .authorization import parse_callback_query
+from .constants import RedirectSpec
+from .errors import (
+    CallbackRejected,
+    Cancelled,
+    LocalError,
+    OAuthCLIError,
+    ProviderError,
+    sanitize,
+)
+
+__all__ = ["CallbackOutcome", "LoopbackServer"]
+
+
+MAX_CONNECTIONS = 64
+CONNECTION_TIMEOUT = 10.0
+MAX_REQUEST_LINE = 16 * 1024
+
+Validator = Callable[[dict[str, str]], str]
+
+
+@dataclass(frozen=True)
+class CallbackOutcome:
+    """The end of a login's wait: a code, or the error that ended it."""
+
+    code: str | None = None
+    error: OAuthCLIError | None = None
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ font: 16px/1.5 system-ui, sans-serif; margin: 4rem auto; max-width: 36rem;
+       padding: 0 1rem; color: #1f2328; }}
+h1 {{ font-size: 1.4rem; }} code {{ background: #f3f3f3; padding: 0 .3em; }}
+</style></head>
+<body><h1>{title}</h1><p>{body}</p></body></html>
+"""
+
+
+def _page(title: str, body: str) -> bytes:
+    return _PAGE.format(title=html.escape(title), body=body).encode("utf-8")
+
+
+def _failure_body(error: OAuthCLIError) -> str:
+    if isinstance(error, ProviderError):
+        code = html.escape(sanitize(error.error, 64))
+        text = f"The provider answered <code>{code}</code>"
+        if error.error_description:
+            text += f": {html.escape(sanitize(error.error_description))}"
+        return text + ". Return to the terminal for details."
+    return html.escape(error.message) + ". Return to the terminal for details."
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+    timeout = CONNECTION_TIMEOUT
+    server_version = "oauthcli"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Never log requests: their query strings carry codes."""
+
+    def _respond(self, status: int, title: str, body: str) -> None:
+        content = _page(title, body)
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(content)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header(
+            "Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'"
+        )
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(content)
+        self.wfile.flush()
+        self.close_connection = True
+
+    def _host_is_ours(self) -> bool:
+        host = (self.headers.get("Host") or "").strip().lower()
+        spec = self.server.spec
+        return host == f"{spec.host}:{self.server.port}".lower()
+
+    def do_GET(self) -> None:
+        target = self.path
+        if not target.startswith("/") or target.startswith("//"):
+            self._respond(400, "Bad request", "Only origin-form request targets.")
+            return
+        if not self._host_is_ours():
+            self._respond(400, "Bad request", "Unexpected Host header.")
+            return
+        path, _, query = target.partition("?")
+        if path != self.server.spec.path:
+            self._respond(404, "Not found", "This is oauthcli's login listener.")
+            return
+        self.server.handle_callback(self, query)
+
+    def do_HEAD(self) -> None:
+        self._method_not_allowed()
+
+    def do_POST(self) -> None:
+        self._method_not_allowed()
+
+    do_PUT = do_DELETE = do_OPTIONS = do_PATCH = do_TRACE = do_CONNECT = do_POST
+
+    def _method_not_allowed(self) -> None:
+        self.send_response(405)
+        self.send_header("Allow", "GET")
+        self.send_header("Content-Length", "0")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+
+    def parse_request(self) -> bool:
+        line: bytes = getattr(self, "raw_requestline", b"")
+        if len(line) > MAX_REQUEST_LINE:
+            self.send_error(414)
+            return False
+        if not line.rstrip(b"\r\n").isascii():
+            self.send_error(400)
+            return False
+        ok = super().parse_request()
+        if ok and self.request_version == "HTTP/0.9":  # pragma: no cover - stdlib
+            self.send_error(400)
+            return False
+        return ok
+
+
+class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    # SO_REUSEADDR on Linux only lets us rebind over TIME_WAIT; a live
+    # listener on the port (wildcard or not) still makes bind fail. On BSD and
+    # macOS it would let us share a port with a wildcard listener, and on
+    # Windows it allows outright port theft, so there it stays off.
+    allow_reuse_address = sys.platform.startswith("linux")
+
+    def __init__(self, spec: RedirectSpec, port: int) -> None:
+        self.spec = spec
+        self.address_family = (
+            socket.AF_INET6 if spec.bind_address == "::1" else socket.AF_INET
+        )
+        self.validator: Validator | None = None
+        self.outcomes: queue.Queue[CallbackOutcome] = queue.Queue()
+        self.finished = False
+        self.forged = 0
+        self.on_forged: Callable[[], None] | None = None
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        super().__init__((spec.bind_address, port), _Handler)
+
+    def server_bind(self) -> None:
+        if sys.platform == "win32":  # pragma: no cover - Windows only
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)  # type: ignore[attr-defined]
+        super().server_bind()
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("loopback listener: a connection failed", exc_info=False)
+
+    def handle_callback(self, handler: _Handler, query: str) -> None:
+        with self._lock:
+            if self.finished:
+                handler._respond(
+                    400, "Login already finished", "This login has already ended."
+                )
+                return
+            try:
+                if self.validator is None:
+                    raise CallbackRejected("the login is not ready for a callback")
+                code = self.validator(parse_callback_query(query))
+            except CallbackRejected as exc:
+                self.forged += 1
+                handler._respond(
+                    400,
+                    "Not this login's callback",
+                    "This request does not belong to the login in progress.",
+                )
+                if self.forged == 1 and self.on_forged is not None:
+                    self.on_forged()
+                log.debug("ignored a callback: %s", exc.code)
+                return
+            except OAuthCLIError as exc:
+                self.finished = True
+                handler._respond(400, "Login failed", _failure_body(exc))
+                self.outcomes.put(CallbackOutcome(error=exc))
+                return
+            self.finished = True
+            handler._respond(
+                200,
+                "Login complete",
+                "You are logged in. You can close this tab and return to the terminal.",
+            )
+            self.outcomes.put(CallbackOutcome(code=code))
+
+
+def _someone_answers(address: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.3)
+        try:
+            probe.connect((address, port))
+        except OSError:
+            return False
+    return True
+
+
+class LoopbackServer:
+    """One login's listener. Use as a context manager; it always releases the port.
+
+    >>> with LoopbackServer(spec) as server:
+    ...     server.redirect_uri          # the exact string to send
+    ...     server.serve(validate)       # validate(params) -> code, or raises
+    ...     code = server.wait(timeout=300)
+    """
+
+    def __init__(self, spec: RedirectSpec) -> None:
+        self.spec = spec
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> LoopbackServer:
+        self.bind()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def bind(self) -> None:
+        """Start listening, or raise LocalError naming the busy port(s)."""
+        if not self.spec.ports:
+            self._server = _Server(self.spec, 0)
+            return
+        busy: list[int] = []
+        for port in self.spec.ports:
+            if _someone_answers(self.spec.bind_address, port):
+                busy.append(port)
+                continue
+            try:
+                self._server = _Server(self.spec, port)
+                return
+            except OSError as exc:
+                if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
+                    raise LocalError(
+                        f"cannot listen on {self.spec.bind_address} port {port}: "
+                        f"{exc.strerror}",
+                        code="port_in_use",
+                    ) from exc
+                busy.append(port)
+        if len(busy) == 1:
+            raise LocalError(
+                f"port {busy[0]} is already in use on {self.spec.host}; stop what "
+                "listens there or choose another --port",
+                code="port_in_use",
+            )
+        raise LocalError(
+            "every allowed port is in use: "
+            + ", ".join(str(p) for p in busy)
+            + "; free one of them",
+            code="no_free_port",
+        )
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the listener is not bound")
+        return self._server.port
+
+    @property
+    def redirect_uri(self) -> str:
+        return self.spec.uri(self.port)
+
+    def serve(
+        self, validator: Validator, on_forged: Callable[[], None] | None = None
+    ) -> None:
+        """Accept callbacks, each checked by ``validator`` (params -> code)."""
+        if self._server is None:
+            self.bind()
+        assert self._server is not None
+        self._server.validator = validator
+        self._server.on_forged = on_forged
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="oauthcli-loopback",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def deliver(self, outcome: CallbackOutcome) -> None:
+        """End the wait from elsewhere (a pasted URL, a test)."""
+        if self._server is not None:
+            self._server.outcomes.put(outcome)
+
+    def wait(self, timeout: float) -> str:
+        """Block until a callback ends the login; return the code or raise."""
+        if self._server is None:
+            raise RuntimeError("the listener is not bound")
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise LocalError(
+                        f"timed out after {timeout:g} s waiting for the browser to "
+                        "come back to oauthcli",
+                        code="timeout",
+                    )
+                try:
+                    outcome = self._server.outcomes.get(timeout=min(remaining, 0.2))
+                except queue.Empty:
+                    continue
+                if outcome.error is not None:
+                    raise outcome.error
+                assert outcome.code is not None
+                return outcome.code
+        except KeyboardInterrupt:
+            raise Cancelled("login cancelled") from None
+
+    def close(self) -> None:
+        """Stop serving and release the port; safe to call twice."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        if self._thread is not None:
+            server.shutdown()
+            self._thread.join(timeout=2)
+            self._thread = None
+        server.server_close()

@@ -1,0 +1,307 @@
+"""The authorization code flow with PKCE, as the seed's ``OAuth2`` object.
+
+::
+
+    with PKCE() as pkce, CSRFState() as csrf_state:
+        flow = OAuth2(pkce, csrf_state, OAuth2Constants(client_id, issuer))
+        code = flow.authorization_request()          # legs A + B
+        access_token = flow.access_token_request(code)  # legs C + D
+
+Leg A builds the authorization request (RFC 6749 section 4.1.1 with RFC 7636
+S256, ``state``, and ``nonce`` when ``openid`` is requested), starts the
+loopback listener, prints the URL and opens the browser. Leg B waits for the
+redirect back and checks it (see ``authorization``). Legs C + D redeem the
+code with the same ``redirect_uri`` string and the ``code_verifier``, check
+the token response and, for OpenID Connect, the ID token.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ._log import log
+from .authorization import (
+    AuthorizationRequest,
+    build_authorization_url,
+    validate_callback,
+)
+from .browser import Opener, browser_unavailable_reason, open_browser
+from .constants import OAuth2Constants
+from .discovery import ProviderMetadata, discover
+from .errors import EndpointError, LocalError, ValidationError
+from .idtoken import JWKSCache, validate_id_token
+from .loopback import LoopbackServer
+from .pkce import PKCE
+from .state import CSRFState
+from .tokens import TokenSet, client_auth, parse_token_response
+from .transport import HTTP
+
+__all__ = ["OAuth2"]
+
+
+Notify = Callable[[str], None]
+
+_JWKS = JWKSCache()  # per process, keyed by issuer
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class OAuth2:
+    """One login's authorization code flow (see the module docstring).
+
+    ``opener`` replaces the browser launcher (``None``: ``webbrowser``);
+    ``open_browser=False`` only prints the URL; ``notify`` receives the lines
+    meant for the user (default: stderr).
+    """
+
+    def __init__(
+        self,
+        pkce: PKCE,
+        csrf_state: CSRFState,
+        oauth2_constants: OAuth2Constants,
+        *,
+        http: HTTP | None = None,
+        opener: Opener | None = None,
+        open_browser: bool = True,
+        notify: Notify | None = None,
+        jwks_cache: JWKSCache | None = None,
+    ) -> None:
+        self.pkce = pkce
+        self.csrf_state = csrf_state
+        self.constants = oauth2_constants
+        self._http = http or HTTP(
+            timeout=oauth2_constants.http_timeout, ca_file=oauth2_constants.ca_file
+        )
+        self._opener = opener
+        self._open_browser = open_browser
+        self._notify = notify or _stderr
+        self._jwks = jwks_cache or _JWKS
+        self._metadata: ProviderMetadata | None = None
+        self._request: AuthorizationRequest | None = None
+        self.id_token_claims: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        c = self.constants
+        return f"OAuth2(client_id={c.client_id!r}, issuer={c.issuer!r})"
+
+    @property
+    def metadata(self) -> ProviderMetadata:
+        """The provider's checked metadata, discovered on first use."""
+        if self._metadata is None:
+            c = self.constants
+            self._metadata = discover(
+                self._http,
+                c.issuer,
+                overrides={
+                    "authorization_endpoint": c.authorization_endpoint,
+                    "token_endpoint": c.token_endpoint,
+                    "jwks_uri": c.jwks_uri,
+                },
+                need_jwks=c.wants_openid,
+            )
+        return self._metadata
+
+    @property
+    def redirect_uri(self) -> str | None:
+        """The exact ``redirect_uri`` of the last authorization request."""
+        return self._request.redirect_uri if self._request else None
+
+    def _authorization_params(
+        self, redirect_uri: str, connection: str | None, extra: Mapping[str, str]
+    ) -> dict[str, str]:
+        c = self.constants
+        _, challenge = self.pkce.construct_challenge()
+        params = {
+            "response_type": "code",
+            "client_id": c.client_id,
+            "redirect_uri": redirect_uri,
+            "scope": c.scope,
+            "state": self.csrf_state.state,
+            "code_challenge": challenge,
+            "code_challenge_method": PKCE.challenge_method,
+        }
+        if c.wants_openid:
+            params["nonce"] = self.csrf_state.nonce
+        if c.audience:
+            params["audience"] = c.audience
+        if connection:
+            params["connection"] = connection
+        for key, value in {**c.extra_params, **extra}.items():
+            if key in params:
+                raise LocalError(
+                    f"parameter {key!r} is set by oauthcli and cannot be overridden",
+                    code="invalid_argument",
+                )
+            params[key] = value
+        return params
+
+    def authorization_request(
+        self,
+        connection: str | None = None,
+        *,
+        extra_params: Mapping[str, str] | None = None,
+    ) -> str:
+        """Legs A + B: send the user to the provider and return the code.
+
+        ``connection`` is passed as the Auth0 parameter of that name.
+        """
+        c = self.constants
+        metadata = self.metadata
+        with LoopbackServer(c.redirect_spec()) as server:
+            redirect_uri = server.redirect_uri
+            params = self._authorization_params(
+                redirect_uri, connection, extra_params or {}
+            )
+            request = AuthorizationRequest(
+                issuer=metadata.issuer,
+                iss_required=metadata.authorization_response_iss_parameter_supported,
+                client_id=c.client_id,
+                redirect_uri=redirect_uri,
+                state=params["state"],
+                nonce=params.get("nonce"),
+                code_verifier=self.pkce.verifier,
+                url=build_authorization_url(metadata.authorization_endpoint, params),
+            )
+            self._request = request
+            server.serve(
+                lambda callback: validate_callback(callback, request),
+                on_forged=lambda: self._notify(
+                    "Ignored a request to the login listener that did not carry this "
+                    "login's state (another program on this machine?). Still waiting."
+                ),
+            )
+            self._announce(request.url, redirect_uri)
+            try:
+                return server.wait(c.login_timeout)
+            except LocalError as exc:
+                if exc.code == "timeout":
+                    raise LocalError(
+                        f"{exc.message}. If the provider showed an error about the "
+                        f"redirect URI, register {redirect_uri.rsplit(':', 1)[0]}"
+                        f"{c.redirect_spec().path} for this client, or use a fixed "
+                        "--port it allows",
+                        code="timeout",
+                    ) from None
+                raise
+
+    def _announce(self, url: str, redirect_uri: str) -> None:
+        self._notify(f"To log in, open this URL in a browser:\n\n    {url}\n")
+        reason = None if self._opener else browser_unavailable_reason()
+        if not self._open_browser:
+            pass
+        elif reason is not None:
+            self._notify(
+                f"Not opening a browser: {reason}. Open the URL above yourself."
+            )
+        else:
+            open_browser(
+                url,
+                opener=self._opener,
+                on_result=lambda opened: self._notify(
+                    "Opened the login page in your browser."
+                    if opened
+                    else "Could not open a browser; open the URL above yourself."
+                ),
+            )
+        self._notify(
+            f"Waiting for the browser to return to {redirect_uri} (Ctrl-C to cancel)..."
+        )
+
+    def access_token_request(self, auth_code: str) -> str:
+        """Legs C + D: redeem ``auth_code`` and return the access token."""
+        return self.token_request(auth_code).access_token
+
+    def token_request(self, auth_code: str) -> TokenSet:
+        """Legs C + D, returning the whole checked token set."""
+        if self._request is None:
+            raise RuntimeError("call authorization_request() first")
+        c = self.constants
+        request = self._request
+        metadata = self.metadata
+        body, headers = client_auth(c.client_id, c.client_secret, c.auth_method)
+        form = {
+            "grant_type": "authorization_code",
+            "code": auth_code,
+            "redirect_uri": request.redirect_uri,
+            "code_verifier": request.code_verifier,
+            **body,
+        }
+        log.debug("redeeming the authorization code at the token endpoint")
+        response = self._http.post_form(
+            metadata.token_endpoint, form, what="token endpoint", headers=headers
+        )
+        try:
+            tokens = parse_token_response(response, requested_scope=c.scope)
+        except EndpointError as exc:
+            if exc.error in (
+                "redirect_uri_mismatch",
+                "invalid_grant",
+                "invalid_request",
+            ):
+                exc.args = (
+                    f"{exc.message} (redirect_uri sent: {request.redirect_uri})",
+                )
+            raise
+        self._check_scopes(tokens)
+        if c.wants_openid:
+            self.id_token_claims = self._check_id_token(tokens, request, metadata)
+        return tokens
+
+    def _check_scopes(self, tokens: TokenSet) -> None:
+        granted = set((tokens.scope or "").split())
+        missing = [s for s in self.constants.required_scopes if s not in granted]
+        if missing:
+            raise ValidationError(
+                "the provider did not grant the required scope(s): "
+                + " ".join(missing),
+                code="missing_scope",
+            )
+
+    def _check_id_token(
+        self,
+        tokens: TokenSet,
+        request: AuthorizationRequest,
+        metadata: ProviderMetadata,
+    ) -> dict[str, Any]:
+        if tokens.id_token is None:
+            raise ValidationError(
+                "the token response has no id_token although openid was requested",
+                code="invalid_id_token",
+            )
+        jwks_uri = metadata.jwks_uri
+        if jwks_uri is None:  # pragma: no cover - discovery requires it for openid
+            raise ValidationError(
+                "no jwks_uri to check the ID token", code="invalid_metadata"
+            )
+
+        def fetch(uri: str) -> Mapping[str, Any]:
+            response = self._http.get(uri, what="JWKS endpoint")
+            if response.status_code != 200:
+                raise ValidationError(
+                    f"the JWKS endpoint answered HTTP {response.status_code}",
+                    code="invalid_metadata",
+                )
+            return response.json("the provider's JWKS")
+
+        return validate_id_token(
+            tokens.id_token,
+            issuer=metadata.issuer,
+            client_id=self.constants.client_id,
+            nonce=request.nonce,
+            jwks=lambda refresh: self._jwks.keys(
+                metadata.issuer, jwks_uri, fetch, refresh=refresh
+            ),
+            access_token=tokens.access_token,
+            client_secret=self.constants.client_secret,
+            allowed_algs=metadata.id_token_signing_alg_values_supported,
+            leeway=self.constants.leeway,
+            now=time.time(),
+        )
+
+    def close(self) -> None:
+        self._http.close()

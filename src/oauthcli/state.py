@@ -1,0 +1,59 @@
+"""The ``state`` and OIDC ``nonce`` values of one login.
+
+``state`` binds the redirect back to the request that this process sent
+(RFC 6749 section 10.12, RFC 9700 section 4.7); ``nonce`` binds the ID token
+to it (OpenID Connect Core section 3.1.2.1). Both are 32 CSPRNG bytes.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from .utils import random_token
+
+__all__ = ["CSRFState"]
+
+
+class CSRFState:
+    """Context manager holding a fresh, unguessable ``state`` and ``nonce``.
+
+    >>> with CSRFState() as csrf:
+    ...     len(csrf.state)
+    43
+
+    Both are dropped when the block ends.
+    """
+
+    def __init__(self) -> None:
+        self._state: str | None = random_token(32)
+        self._nonce: str | None = random_token(32)
+
+    def __enter__(self) -> CSRFState:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.wipe()
+
+    @property
+    def state(self) -> str:
+        if self._state is None:
+            raise RuntimeError("this CSRFState was wiped; make a new one per login")
+        return self._state
+
+    @property
+    def nonce(self) -> str:
+        if self._nonce is None:
+            raise RuntimeError("this CSRFState was wiped; make a new one per login")
+        return self._nonce
+
+    def wipe(self) -> None:
+        self._state = None
+        self._nonce = None
+
+    def __repr__(self) -> str:
+        return "CSRFState(state=[redacted], nonce=[redacted])"

@@ -1,0 +1,254 @@
+"""The one module that talks HTTP to the provider (the back channel).
+
+Every request: TLS verified (system trust store, ``SSL_CERT_FILE``,
+``REQUESTS_CA_BUNDLE`` or an explicit CA file; never switched off), connect
+and read timeouts plus an overall deadline, redirects never followed (a 3xx is
+an error: RFC 9700 section 4.12), the body read in chunks up to a cap (after
+decompression), and JSON parsed strictly (no duplicate keys, no NaN).
+Loopback hosts never go through a proxy from the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import ssl
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from . import __version__
+from ._log import log
+from .errors import TransportError, ValidationError
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["HTTP", "Response", "parse_json_object"]
+
+
+MAX_BODY_BYTES = 1 << 20  # 1 MiB: no sane discovery, JWKS or token body is bigger
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate member {key!r}")
+        result[key] = value
+    return result
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json_object(body: bytes, what: str) -> dict[str, Any]:
+    """Parse ``body`` as one JSON object; anything else is a ValidationError."""
+    try:
+        value = json.loads(
+            body.decode("utf-8"),
+            object_pairs_hook=_reject_duplicates,
+            parse_constant=_reject_constant,
+        )
+    except (ValueError, RecursionError) as exc:
+        raise ValidationError(
+            f"{what} is not valid JSON ({type(exc).__name__})",
+            code="invalid_response",
+        ) from exc
+    if not isinstance(value, dict):
+        raise ValidationError(f"{what} is not a JSON object", code="invalid_response")
+    return value
+
+
+@dataclass(frozen=True)
+class Response:
+    """What came back: status, lower-cased headers, and the (capped) body."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    def json(self, what: str) -> dict[str, Any]:
+        return parse_json_object(self.body, what)
+
+
+def _ssl_context(ca_file: str | None) -> ssl.SSLContext:
+    context = ssl.create_default_context()  # honours SSL_CERT_FILE / SSL_CERT_DIR
+    for extra in (os.environ.get("REQUESTS_CA_BUNDLE"), ca_file):
+        if extra:
+            try:
+                context.load_verify_locations(cafile=extra)
+            except (OSError, ssl.SSLError) as exc:
+                raise TransportError(
+                    f"cannot load CA bundle {extra}: {exc.__class__.__name__}",
+                    code="tls_verification_failed",
+                ) from exc
+    if context.cert_store_stats()["x509_ca"] == 0 and not os.environ.get(
+        "SSL_CERT_DIR"
+    ):
+        import certifi  # a dependency of httpx; used when the OS has no CA file
+
+        context.load_verify_locations(cafile=certifi.where())
+    return context
+
+
+def _is_tls_verification_failure(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        if isinstance(seen, ssl.SSLError) and "CERTIFICATE_VERIFY" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+class HTTP:
+    """A small client for the provider's endpoints; one per login or command."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 10.0,
+        ca_file: str | None = None,
+        max_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
+        self.timeout = timeout
+        self.ca_file = ca_file
+        self.max_bytes = max_bytes
+        self._client: httpx.Client | None = None
+
+    def _get_client(self) -> httpx.Client:
+        if self._client is None:
+            import httpx
+
+            # httpx logs every request URL at INFO; keep it quiet unless the
+            # user asked for --debug (which sets our own logger, not this one).
+            logging.getLogger("httpx").setLevel(logging.WARNING)
+            no_proxy: dict[str, httpx.BaseTransport | None] = {
+                f"all://{host}": None for host in ("127.0.0.1", "localhost", "[::1]")
+            }
+            self._client = httpx.Client(
+                verify=_ssl_context(self.ca_file),
+                follow_redirects=False,
+                timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
+                headers={"User-Agent": f"oauthcli/{__version__}"},
+                mounts=no_proxy,
+                trust_env=True,
+            )
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def __enter__(self) -> HTTP:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def get(
+        self, url: str, *, what: str, headers: Mapping[str, str] | None = None
+    ) -> Response:
+        return self.request("GET", url, what=what, headers=headers)
+
+    def post_form(
+        self,
+        url: str,
+        data: Mapping[str, str],
+        *,
+        what: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        sent = {"Accept": "application/json", **(headers or {})}
+        return self.request("POST", url, what=what, data=data, headers=sent)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        data: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        """Send one request and read the answer within the limits above.
+
+        ``what`` names the endpoint in errors and logs; the URL is logged
+        without its query, which may carry secrets.
+        """
+        import httpx
+
+        client = self._get_client()
+        parts = urlsplit(url)
+        log.debug(
+            "%s %s://%s%s (%s)", method, parts.scheme, parts.netloc, parts.path, what
+        )
+        deadline = time.monotonic() + self.timeout * 3
+        try:
+            with client.stream(
+                method,
+                url,
+                data=dict(data) if data is not None else None,
+                headers=dict(headers or {}),
+            ) as response:
+                if 300 <= response.status_code < 400:
+                    raise TransportError(
+                        f"the {what} answered with a redirect (HTTP "
+                        f"{response.status_code}); oauthcli does not follow "
+                        "redirects on the back channel",
+                        code="unexpected_redirect",
+                    )
+                chunks: list[bytes] = []
+                size = 0
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise TransportError(
+                            f"the {what} sent more than {self.max_bytes} bytes",
+                            code="response_too_large",
+                        )
+                    if time.monotonic() > deadline:
+                        raise TransportError(
+                            f"the {what} took too long to answer", code="timeout"
+                        )
+                    chunks.append(chunk)
+                result = Response(
+                    status_code=response.status_code,
+                    headers={k.lower(): v for k, v in response.headers.items()},
+                    body=b"".join(chunks),
+                )
+        except httpx.TimeoutException as exc:
+            raise TransportError(
+                f"the {what} at {parts.netloc} did not answer in time", code="timeout"
+            ) from exc
+        except httpx.HTTPError as exc:
+            if _is_tls_verification_failure(exc):
+                raise TransportError(
+                    f"TLS certificate verification failed for {parts.hostname}; if "
+                    "a proxy or private CA signs its certificate, point "
+                    "SSL_CERT_FILE (or --ca-file) at that CA bundle",
+                    code="tls_verification_failed",
+                ) from exc
+            if isinstance(exc, httpx.ConnectError):
+                raise TransportError(
+                    f"cannot connect to the {what} at {parts.netloc}",
+                    code="connect_failed",
+                ) from exc
+            raise TransportError(
+                f"HTTP request to the {what} at {parts.netloc} failed "
+                f"({type(exc).__name__})",
+                code="http_error",
+            ) from exc
+        log.debug("%s answered HTTP %s", what, result.status_code)
+        return result

@@ -1,0 +1,72 @@
+"""Which URLs oauthcli will talk to or open (RFC 6749 section 10.9, RFC 9700 2.6).
+
+Endpoints must be ``https``; plain ``http`` is allowed only on loopback hosts
+(127.0.0.0/8, ``::1``, ``localhost``), for local providers and tests. No
+option turns that off and no metadata can turn it on. URLs with credentials in
+the authority, fragments, or any other scheme are refused before use.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+from .errors import ValidationError
+
+__all__ = ["check_endpoint_url", "is_loopback_host", "normalize_issuer"]
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost``, 127.0.0.0/8 and ``::1`` (brackets optional)."""
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_endpoint_url(url: object, what: str) -> str:
+    """Return ``url`` if oauthcli may send requests to it, else raise.
+
+    ``what`` names the URL in the error (``token_endpoint``, ``issuer``...).
+    """
+    if not isinstance(url, str) or not url:
+        raise ValidationError(f"{what} is not a URL", code="invalid_metadata")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ValidationError(
+            f"{what} is not a valid URL", code="insecure_url"
+        ) from exc
+    del port
+    if any(ch in url for ch in " \t\r\n\x00"):
+        raise ValidationError(f"{what} contains whitespace", code="insecure_url")
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValidationError(f"{what} must be an https:// URL", code="insecure_url")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ValidationError(
+            f"{what} uses http:// on a host that is not loopback; https is required",
+            code="insecure_url",
+        )
+    if parts.username is not None or parts.password is not None:
+        raise ValidationError(
+            f"{what} must not carry credentials in the URL", code="insecure_url"
+        )
+    if parts.fragment:
+        raise ValidationError(f"{what} must not have a fragment", code="insecure_url")
+    return url
+
+
+def normalize_issuer(issuer: str) -> str:
+    """Turn what a user typed into an issuer URL.
+
+    A bare host (``tenant.auth0.com``, as the seed's ``authz_server_host``)
+    means ``https://`` that host. Nothing else is rewritten.
+    """
+    issuer = issuer.strip()
+    if "://" not in issuer:
+        issuer = "https://" + issuer
+    return check_endpoint_url(issuer, "issuer")
