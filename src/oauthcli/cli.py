@@ -76,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     login.add_argument(
         "--scope", help='space-separated scopes (default "openid profile email")'
     )
+    login.add_argument(
+        "--token-endpoint-auth-method",
+        choices=["none", "client_secret_basic", "client_secret_post"],
+        help="how the client authenticates (default: none, or client_secret_basic "
+        "with a secret)",
+    )
     login.add_argument("--audience", help="the audience parameter (Auth0 APIs)")
     login.add_argument("--connection", help="the Auth0 connection parameter")
     login.add_argument(
@@ -229,6 +235,8 @@ def _login_constants(args: argparse.Namespace, stored: dict[str, Any]) -> Any:
         scope=args.scope or stored.get("scope") or DEFAULT_SCOPE,
         audience=args.audience or stored.get("audience"),
         client_secret=secret,
+        token_endpoint_auth_method=args.token_endpoint_auth_method
+        or (None if args.client_secret else stored.get("token_endpoint_auth_method")),
         extra_params=params,
         redirect_ports=ports,
         required_scopes=tuple(args.require_scope),

@@ -88,6 +88,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
     timeout = CONNECTION_TIMEOUT
+    default_request_version = "HTTP/1.0"  # error responses always have a status line
     server_version = "oauthcli"
     sys_version = ""
 
@@ -147,23 +148,29 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.close_connection = True
 
     def parse_request(self) -> bool:
+        # Set before any early error: send_error() reads them.
+        self.command = ""
+        self.request_version = self.default_request_version
+        self.requestline = ""
+        self.close_connection = True
         line: bytes = getattr(self, "raw_requestline", b"")
         if len(line) > MAX_REQUEST_LINE:
             self.send_error(414)
             return False
-        if not line.rstrip(b"\r\n").isascii():
+        text = line.rstrip(b"\r\n")
+        if not text.isascii() or any(byte < 0x20 or byte == 0x7F for byte in text):
             self.send_error(400)
             return False
-        ok = super().parse_request()
-        if ok and self.request_version == "HTTP/0.9":  # pragma: no cover - stdlib
+        if len(text.split()) != 3:  # no HTTP/0.9 "GET /path"
             self.send_error(400)
             return False
-        return ok
+        return super().parse_request()
 
 
 class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     block_on_close = False
+    request_queue_size = MAX_CONNECTIONS  # browsers open several sockets at once
     # SO_REUSEADDR on Linux only lets us rebind over TIME_WAIT; a live
     # listener on the port (wildcard or not) still makes bind fail. On BSD and
     # macOS it would let us share a port with a wildcard listener, and on
@@ -274,7 +281,8 @@ class LoopbackServer:
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> LoopbackServer:
-        self.bind()
+        if self._server is None:
+            self.bind()
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -150,13 +150,20 @@ class OAuth2:
 
         ``connection`` is passed as the Auth0 parameter of that name.
         """
+        try:
+            return self._authorize(connection, extra_params or {})
+        except BaseException:
+            self.close()  # no token request follows a failed leg B
+            raise
+
+    def _authorize(
+        self, connection: str | None, extra_params: Mapping[str, str]
+    ) -> str:
         c = self.constants
         metadata = self.metadata
         with LoopbackServer(c.redirect_spec()) as server:
             redirect_uri = server.redirect_uri
-            params = self._authorization_params(
-                redirect_uri, connection, extra_params or {}
-            )
+            params = self._authorization_params(redirect_uri, connection, extra_params)
             request = AuthorizationRequest(
                 issuer=metadata.issuer,
                 iss_required=metadata.authorization_response_iss_parameter_supported,
@@ -220,8 +227,13 @@ class OAuth2:
         """Legs C + D, returning the whole checked token set."""
         if self._request is None:
             raise RuntimeError("call authorization_request() first")
+        try:
+            return self._redeem(auth_code, self._request)
+        finally:
+            self.close()
+
+    def _redeem(self, auth_code: str, request: AuthorizationRequest) -> TokenSet:
         c = self.constants
-        request = self._request
         metadata = self.metadata
         body, headers = client_auth(c.client_id, c.client_secret, c.auth_method)
         form = {
@@ -304,4 +316,5 @@ class OAuth2:
         )
 
     def close(self) -> None:
+        """Close the back-channel connections (reopened if used again)."""
         self._http.close()

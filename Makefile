@@ -1,0 +1,57 @@
+# Two entry points a fresh machine needs: `make demo` and `make test`.
+# Each installs what it uses: a venv with oauthcli[dev], the local OpenID
+# provider's npm packages, and (for browser tests, or a demo without a
+# display) Debian's chromium and chromium-driver.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := tests/provider/node_modules/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test lint typecheck unit install provider browser clean
+
+install: $(PY_STAMP)
+
+$(PY_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+provider: $(NODE_STAMP)
+
+$(NODE_STAMP): tests/provider/package.json tests/provider/package-lock.json
+	cd tests/provider && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Debian's chromium + chromedriver (Selenium is pointed at them, so nothing
+# is downloaded at test time).
+browser:
+	@if command -v chromedriver >/dev/null 2>&1 && \
+	    { command -v chromium >/dev/null 2>&1 || [ -x /usr/lib/chromium/chromium ]; }; then \
+	  echo "chromium and chromedriver are installed"; \
+	else \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; \
+	fi
+
+lint: $(PY_STAMP)
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
+
+typecheck: $(PY_STAMP)
+	$(BIN)/mypy
+
+unit: $(PY_STAMP) $(NODE_STAMP)
+	$(BIN)/pytest
+
+test: install provider browser lint typecheck unit
+
+demo: install provider
+	@if [ -z "$$DISPLAY$$WAYLAND_DISPLAY" ]; then $(MAKE) --no-print-directory browser; fi
+	$(BIN)/python scripts/demo.py
+
+clean:
+	rm -rf $(VENV) tests/provider/node_modules .mypy_cache .ruff_cache .pytest_cache

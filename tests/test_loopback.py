@@ -1,0 +1,300 @@
+"""The loopback listener, driven over real sockets (RFC 8252 section 7.3)."""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from oauthcli.authorization import AuthorizationRequest, validate_callback
+from oauthcli.constants import RedirectSpec
+from oauthcli.errors import AuthorizationError, LocalError
+from oauthcli.loopback import LoopbackServer
+
+STATE = "s" * 43
+ISSUER = "http://127.0.0.1:1"
+
+
+def spec(*ports: int, host: str = "127.0.0.1") -> RedirectSpec:
+    return RedirectSpec(host=host, path="/callback", ports=tuple(ports))
+
+
+def request_for(server: LoopbackServer) -> AuthorizationRequest:
+    return AuthorizationRequest(
+        issuer=ISSUER,
+        iss_required=False,
+        client_id="cli",
+        redirect_uri=server.redirect_uri,
+        state=STATE,
+        nonce=None,
+        code_verifier="v" * 43,
+        url="http://127.0.0.1:1/authorize",
+    )
+
+
+@pytest.fixture
+def server() -> Iterator[LoopbackServer]:
+    with LoopbackServer(spec()) as listener:
+        request = request_for(listener)
+        listener.serve(lambda params: validate_callback(params, request))
+        yield listener
+
+
+def raw(port: int, data: bytes, host: str = "127.0.0.1") -> bytes:
+    with socket.create_connection((host, port), timeout=5) as conn:
+        conn.sendall(data)
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def get(port: int, target: str, host_header: str | None = None) -> bytes:
+    host_header = host_header or f"127.0.0.1:{port}"
+    return raw(port, f"GET {target} HTTP/1.1\r\nHost: {host_header}\r\n\r\n".encode())
+
+
+def status(response: bytes) -> int:
+    return int(response.split(b" ", 2)[1])
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_c07_lbk_01_it_listens_on_loopback_only(server: LoopbackServer) -> None:
+    assert server._server is not None
+    assert server._server.socket.getsockname()[0] == "127.0.0.1"
+    assert server.redirect_uri == f"http://127.0.0.1:{server.port}/callback"
+
+
+def test_ipv6_redirect_listens_on_ipv6_loopback_only() -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    try:
+        listener = LoopbackServer(spec(host="[::1]"))
+        listener.bind()
+    except OSError:
+        pytest.skip("::1 is not configured on this machine")
+    with listener:
+        assert listener._server is not None
+        assert listener._server.socket.getsockname()[0] == "::1"
+        assert listener.redirect_uri.startswith("http://[::1]:")
+
+
+def test_the_genuine_callback_returns_the_code(server: LoopbackServer) -> None:
+    response = get(server.port, f"/callback?code=abc&state={STATE}")
+    assert status(response) == 200
+    assert b"Login complete" in response
+    assert server.wait(timeout=5) == "abc"
+
+
+def test_other_paths_get_404_and_do_not_end_the_login(server: LoopbackServer) -> None:
+    assert status(get(server.port, "/favicon.ico")) == 404
+    assert status(get(server.port, "/")) == 404
+    assert status(get(server.port, f"/callback?code=abc&state={STATE}")) == 200
+    assert server.wait(timeout=5) == "abc"
+
+
+def test_cb_10_forged_callbacks_get_400_and_the_login_keeps_waiting() -> None:
+    warnings: list[str] = []
+    with LoopbackServer(spec()) as listener:
+        request = request_for(listener)
+        listener.serve(
+            lambda params: validate_callback(params, request),
+            on_forged=lambda: warnings.append("forged"),
+        )
+        for _ in range(50):
+            assert status(get(listener.port, "/callback?code=evil&state=wrong")) == 400
+        assert status(get(listener.port, "/callback?code=evil")) == 400
+        assert status(get(listener.port, f"/callback?code=good&state={STATE}")) == 200
+        assert listener.wait(timeout=5) == "good"
+    assert warnings == ["forged"]  # told once, not 51 times
+
+
+def test_c08_access_denied_fails_at_once_and_the_page_escapes_provider_text(
+    server: LoopbackServer,
+) -> None:
+    response = get(
+        server.port,
+        "/callback?error=access_denied&error_description=User+cancelled%3Cscript%3E"
+        f"&state={STATE}",
+    )
+    assert status(response) == 400
+    assert b"<script>" not in response
+    assert b"&lt;script&gt;" in response
+    with pytest.raises(AuthorizationError) as caught:
+        server.wait(timeout=5)
+    assert caught.value.error == "access_denied"
+
+
+def test_csrf_02_a_replayed_callback_after_success_is_refused(
+    server: LoopbackServer,
+) -> None:
+    target = f"/callback?code=abc&state={STATE}"
+    assert status(get(server.port, target)) == 200
+    assert status(get(server.port, target)) == 400
+    assert server.wait(timeout=5) == "abc"
+
+
+def test_c09_timeout_is_a_clear_error_and_releases_the_port() -> None:
+    listener = LoopbackServer(spec())
+    with listener:
+        port = listener.port
+        request = request_for(listener)
+        listener.serve(lambda params: validate_callback(params, request))
+        started = time.monotonic()
+        with pytest.raises(LocalError) as caught:
+            listener.wait(timeout=0.5)
+        assert 0.4 < time.monotonic() - started < 3
+    assert caught.value.code == "timeout"
+    assert "timed out" in caught.value.message
+    with LoopbackServer(spec(port)) as again:  # the same port works at once
+        assert again.port == port
+
+
+def test_c01_a_port_held_on_the_wildcard_address_fails_before_anything_else() -> None:
+    port = free_port()
+    other = http.server.HTTPServer(
+        ("0.0.0.0", port), http.server.BaseHTTPRequestHandler
+    )  # noqa: S104 - the test plays the other program
+    try:
+        started = time.monotonic()
+        with pytest.raises(LocalError) as caught:
+            LoopbackServer(spec(port)).bind()
+        assert time.monotonic() - started < 2
+    finally:
+        other.server_close()
+    assert caught.value.code == "port_in_use"
+    assert str(port) in caught.value.message
+
+
+def test_c01_a_port_held_on_loopback_fails_and_names_the_port() -> None:
+    port = free_port()
+    other = http.server.HTTPServer(
+        ("127.0.0.1", port), http.server.BaseHTTPRequestHandler
+    )
+    try:
+        with pytest.raises(LocalError) as caught:
+            LoopbackServer(spec(port)).bind()
+    finally:
+        other.server_close()
+    assert caught.value.code == "port_in_use"
+    assert str(port) in caught.value.message
+
+
+def test_c02_a_busy_port_in_the_list_is_skipped_for_the_next_one() -> None:
+    first, second = free_port(), free_port()
+    other = http.server.HTTPServer(
+        ("127.0.0.1", first), http.server.BaseHTTPRequestHandler
+    )
+    try:
+        with LoopbackServer(spec(first, second)) as listener:
+            assert listener.port == second
+    finally:
+        other.server_close()
+
+
+def test_c02_all_listed_ports_busy_lists_them_and_never_uses_another() -> None:
+    holders = [
+        http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+        for _ in range(2)
+    ]
+    ports = [int(h.server_address[1]) for h in holders]
+    try:
+        with pytest.raises(LocalError) as caught:
+            LoopbackServer(spec(*ports)).bind()
+    finally:
+        for holder in holders:
+            holder.server_close()
+    assert caught.value.code == "no_free_port"
+    for port in ports:
+        assert str(port) in caught.value.message
+
+
+def test_cb_06_idle_connections_do_not_block_the_callback(
+    server: LoopbackServer,
+) -> None:
+    idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(6)]
+    try:
+        started = time.monotonic()
+        assert status(get(server.port, f"/callback?code=abc&state={STATE}")) == 200
+        assert server.wait(timeout=5) == "abc"
+        assert time.monotonic() - started < 1.0
+    finally:
+        for conn in idle:
+            conn.close()
+
+
+@pytest.mark.parametrize("method", ["HEAD", "POST", "PUT", "DELETE", "OPTIONS"])
+def test_cb_12_other_methods_get_405_and_do_not_consume_the_code(
+    server: LoopbackServer, method: str
+) -> None:
+    response = raw(
+        server.port,
+        f"{method} /callback?code=abc&state={STATE} HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{server.port}\r\nContent-Length: 0\r\n\r\n".encode(),
+    )
+    assert status(response) == 405
+    assert status(get(server.port, f"/callback?code=real&state={STATE}")) == 200
+    assert server.wait(timeout=5) == "real"
+
+
+def test_cb_13_absolute_form_and_foreign_host_are_refused(
+    server: LoopbackServer,
+) -> None:
+    target = f"/callback?code=abc&state={STATE}"
+    absolute = f"http://evil.example{target}"
+    assert status(get(server.port, absolute)) == 400
+    assert status(get(server.port, target, host_header="attacker.example")) == 400
+    assert status(get(server.port, f"/callback?code=ok&state={STATE}")) == 200
+    assert server.wait(timeout=5) == "ok"
+
+
+def test_cb_01_malformed_request_lines_get_400(server: LoopbackServer) -> None:
+    for line in (b"GARBAGE\r\n\r\n", b"GET /callback HTTP/9.9\r\n\r\n"):
+        assert status(raw(server.port, line)) in (400, 505)
+    assert status(get(server.port, f"/callback?code=ok&state={STATE}")) == 200
+    assert server.wait(timeout=5) == "ok"
+
+
+def test_cb_03_an_oversized_request_line_gets_414(server: LoopbackServer) -> None:
+    response = get(server.port, "/callback?code=" + "a" * 20000 + f"&state={STATE}")
+    assert status(response) == 414
+
+
+def test_cb_18_non_ascii_bytes_in_the_request_line_get_400(
+    server: LoopbackServer,
+) -> None:
+    line = b"GET /callback?code=\xff\x1b[31m&state=" + STATE.encode() + b" HTTP/1.1\r\n"
+    response = raw(
+        server.port, line + f"Host: 127.0.0.1:{server.port}\r\n\r\n".encode()
+    )
+    assert status(response) == 400
+
+
+def test_ctrl_c_while_waiting_is_a_clean_cancel_and_releases_the_port() -> None:
+    from oauthcli.errors import Cancelled
+
+    with LoopbackServer(spec()) as listener:
+        port = listener.port
+        request = request_for(listener)
+        listener.serve(lambda params: validate_callback(params, request))
+        timer = threading.Timer(0.2, lambda: _interrupt_main())
+        timer.start()
+        with pytest.raises(Cancelled):
+            listener.wait(timeout=10)
+    with LoopbackServer(spec(port)) as again:
+        assert again.port == port
+
+
+def _interrupt_main() -> None:
+    import _thread
+
+    _thread.interrupt_main()

@@ -1,0 +1,159 @@
+"""The file store: private, atomic, and refusing what it should not follow."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from oauthcli.errors import LocalError
+from oauthcli.store import (
+    StoreDamaged,
+    delete_entry,
+    profile_path,
+    read_entry,
+    set_aside,
+    write_entry,
+)
+
+DOCUMENT = {
+    "settings": {"issuer": "https://idp.test"},
+    "tokens": {"access_token": "at"},
+}
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("OAUTHCLI_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    previous = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+@pytest.mark.usefixtures("open_umask")
+def test_st_01_files_are_0600_and_directories_0700_even_under_umask_000(
+    home: Path,
+) -> None:
+    path = write_entry("default", dict(DOCUMENT))
+    assert mode(path) == 0o600
+    assert mode(path.parent) == 0o700
+    assert mode(home) == 0o700
+
+
+def test_a_written_entry_reads_back_with_its_schema_version() -> None:
+    write_entry("work", dict(DOCUMENT))
+    entry = read_entry("work")
+    assert entry is not None
+    assert entry["version"] == 1
+    assert entry["tokens"] == {"access_token": "at"}
+
+
+def test_a_missing_profile_reads_as_none() -> None:
+    assert read_entry("nobody") is None
+
+
+def test_rewriting_leaves_no_temporary_files() -> None:
+    for number in range(5):
+        write_entry("default", {**DOCUMENT, "n": number})
+    files = sorted(p.name for p in profile_path("default").parent.iterdir())
+    assert files == ["default.json"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b'{"version": 1, "tok',
+        b"\x00\xff garbage",
+        b"[]",
+        b'{"version": 99}',
+        json.dumps({**DOCUMENT, "version": 1}).encode() + b"}garbage",
+    ],
+)
+def test_st_09_c12_a_damaged_file_is_reported_not_crashed_on(content: bytes) -> None:
+    path = write_entry("default", dict(DOCUMENT))
+    path.write_bytes(content)
+    with pytest.raises(StoreDamaged) as caught:
+        read_entry("default")
+    assert caught.value.code == "store_damaged"
+    assert "garbage" not in caught.value.message  # contents are never echoed
+
+
+def test_c12_a_damaged_file_is_set_aside_and_kept_private() -> None:
+    path = write_entry("default", dict(DOCUMENT))
+    path.write_bytes(b"}garbage")
+    aside = set_aside("default")
+    assert aside is not None
+    assert aside.read_bytes() == b"}garbage"
+    assert mode(aside) == 0o600
+    assert read_entry("default") is None
+
+
+def test_st_18_a_symlinked_store_file_is_refused_and_its_target_untouched(
+    tmp_path: Path,
+) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    path = profile_path("default")
+    path.parent.mkdir(parents=True, mode=0o700)
+    path.symlink_to(victim)
+    with pytest.raises(LocalError):
+        read_entry("default")
+    with pytest.raises(LocalError):
+        write_entry("default", dict(DOCUMENT))
+    assert victim.read_text() == "precious"
+
+
+def test_st_19_a_symlinked_store_directory_is_refused(
+    home: Path, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    home.mkdir(mode=0o700)
+    (home / "profiles").symlink_to(elsewhere)
+    with pytest.raises(LocalError):
+        write_entry("default", dict(DOCUMENT))
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_st_22_a_store_file_with_another_hard_link_is_refused(tmp_path: Path) -> None:
+    path = write_entry("default", dict(DOCUMENT))
+    os.link(path, tmp_path / "second-link")
+    with pytest.raises(LocalError):
+        read_entry("default")
+
+
+def test_st_03_a_world_readable_store_file_is_tightened_on_read() -> None:
+    path = write_entry("default", dict(DOCUMENT))
+    os.chmod(path, 0o644)
+    assert read_entry("default") is not None
+    assert mode(path) == 0o600
+
+
+@pytest.mark.parametrize("name", ["../evil", "", ".hidden", "a/b", "x" * 65])
+def test_profile_names_that_could_escape_the_directory_are_refused(name: str) -> None:
+    with pytest.raises(LocalError):
+        profile_path(name)
+
+
+def test_delete_removes_only_that_profile() -> None:
+    write_entry("a", dict(DOCUMENT))
+    write_entry("b", dict(DOCUMENT))
+    assert delete_entry("a") is True
+    assert delete_entry("a") is False
+    assert read_entry("b") is not None
