@@ -22,6 +22,7 @@ import pytest
 from localprovider import HTTP_USER, LocalProvider
 from oauthcli import PKCE, CSRFState, OAuth2, OAuth2Constants
 from oauthcli.login import Account
+from oauthcli.pkce import code_challenge
 
 PORT_IN_STDERR = re.compile(r"return to http://[^:]+:(\d+)/")
 
@@ -143,10 +144,13 @@ def test_the_seed_connection_parameter_is_sent(provider: LocalProvider) -> None:
     constants = OAuth2Constants(client_id="cli-app", authz_server_host=provider.issuer)
     with PKCE() as pkce, CSRFState() as csrf_state:
         flow = OAuth2(pkce, csrf_state, constants, opener=opener, notify=lambda _: None)
-        tokens = flow.token_request(flow.authorization_request("github"))
+        auth_code = flow.authorization_request("github")
+        verifier = pkce.verifier
+        challenge = code_challenge(verifier)
+        tokens = flow.token_request(auth_code)
     assert "connection=github" in urls[0]
-    assert "code_challenge_method=S256" in urls[0]
-    assert f"code_challenge={pkce.challenge if pkce._challenge else ''}" not in ""
+    assert f"code_challenge={challenge}&code_challenge_method=S256" in urls[0]
+    assert verifier not in urls[0]  # PKCE-07: only in the token request body
     assert tokens.refresh_token is not None
 
 
@@ -323,9 +327,10 @@ def test_c10_a_callback_with_a_wrong_state_is_refused_and_nothing_is_redeemed(
     process, port = start_waiting_login(provider, env, "--timeout", "3")
     for query in ("code=attacker&state=wrong", "code=attacker"):
         with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
-            conn.sendall(
-                f"GET /callback?{query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+            request = (
+                f"GET /callback?{query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n"
             )
+            conn.sendall(request.encode())
             assert conn.recv(100).split(b" ")[1] == b"400"
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 1
@@ -379,7 +384,8 @@ def test_c11_the_browser_gets_the_url_byte_for_byte_as_printed(
     recorder.write_text(
         "import pathlib, subprocess, sys\n"
         f"pathlib.Path({str(seen)!r}).write_text(sys.argv[1])\n"
-        f"sys.exit(subprocess.call([sys.executable, {str(HTTP_USER)!r}, sys.argv[1]]))\n"
+        "sys.exit(subprocess.call("
+        f"[sys.executable, {str(HTTP_USER)!r}, sys.argv[1]]))\n"
     )
     awkward = "a&b=c%25d^e+f " + "x" * 1800
     env = cli_env(oauthcli_home, f"{sys.executable} {recorder} %s")

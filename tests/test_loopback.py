@@ -161,9 +161,8 @@ def test_c09_timeout_is_a_clear_error_and_releases_the_port() -> None:
 
 def test_c01_a_port_held_on_the_wildcard_address_fails_before_anything_else() -> None:
     port = free_port()
-    other = http.server.HTTPServer(
-        ("0.0.0.0", port), http.server.BaseHTTPRequestHandler
-    )  # noqa: S104 - the test plays the other program
+    wildcard = "0.0.0.0"  # noqa: S104 - the test plays the other program
+    other = http.server.HTTPServer((wildcard, port), http.server.BaseHTTPRequestHandler)
     try:
         started = time.monotonic()
         with pytest.raises(LocalError) as caught:
