@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from localprovider import (  # noqa: E402 - after the path set-up above
+from localprovider import (
     CHROMIUM_USER,
     LocalProvider,
     browser_command,
@@ -57,7 +57,11 @@ def main() -> int:
 
             say("\n$ oauthcli token")
             result = subprocess.run(
-                [*oauthcli, "token"], env=env, capture_output=True, text=True, check=False
+                [*oauthcli, "token"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
             )
             if result.returncode != 0:
                 say(result.stderr.strip())
