@@ -72,15 +72,19 @@ def _settings(constants: OAuth2Constants, connection: str | None) -> dict[str, A
     return settings
 
 
-def _previous_refresh_token(
-    profile: str, issuer: str, client_id: str, account: Account
-) -> str | None:
-    """The stored refresh token of the same account at the same client, if any."""
+def _previous_entry(profile: str) -> dict[str, Any] | None:
+    """The stored entry this login replaces; a damaged one is moved aside."""
     try:
-        previous = read_entry(profile)
+        return read_entry(profile)
     except StoreDamaged:
         set_aside(profile)
         return None
+
+
+def _previous_refresh_token(
+    previous: Mapping[str, Any] | None, issuer: str, client_id: str, account: Account
+) -> str | None:
+    """The stored refresh token of the same account at the same client, if any."""
     if previous is None:
         return None
     settings = previous.get("settings", {})
@@ -127,9 +131,10 @@ def login(
             flow.close()
     account = Account.from_claims(flow.id_token_claims)
     if store:
+        previous = _previous_entry(profile)
         if tokens.refresh_token is None:
             kept = _previous_refresh_token(
-                profile, metadata.issuer, constants.client_id, account
+                previous, metadata.issuer, constants.client_id, account
             )
             if kept is not None:
                 tokens = tokens.with_refresh_token(kept)

@@ -1,0 +1,184 @@
+"""The ``oauthcli`` command's contract: outputs, exit codes, and no secrets."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from localprovider import LocalProvider
+from oauthcli.store import write_entry
+
+
+def run(*args: str, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("BROWSER", "OAUTHCLI_PROFILE", "DISPLAY", "WAYLAND_DISPLAY")
+    }
+    environment.update(OAUTHCLI_HOME=str(home), **env)
+    return subprocess.run(
+        [sys.executable, "-m", "oauthcli", *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("command", [[], ["login"], ["token"]])
+def test_help_works_for_every_command(command: list[str], oauthcli_home: Path) -> None:
+    result = run(*command, "--help", home=oauthcli_home)
+    assert result.returncode == 0
+    assert "usage: oauthcli" in result.stdout
+
+
+def test_login_help_shows_examples(oauthcli_home: Path) -> None:
+    assert "examples:" in run("login", "--help", home=oauthcli_home).stdout
+
+
+def test_exit_codes_are_documented_in_help(oauthcli_home: Path) -> None:
+    assert "3 login required" in run("--help", home=oauthcli_home).stdout
+
+
+def test_login_without_issuer_is_a_one_line_error(oauthcli_home: Path) -> None:
+    result = run("login", home=oauthcli_home)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert "--issuer and --client-id are required" in result.stderr
+
+
+@pytest.mark.parametrize("port", ["0", "70000", "9-1", "abc"])
+def test_a_bad_port_is_refused_before_anything_happens(
+    port: str, oauthcli_home: Path
+) -> None:
+    result = run(
+        "login",
+        "--issuer",
+        "https://idp.test",
+        "--client-id",
+        "x",
+        "--port",
+        port,
+        home=oauthcli_home,
+    )
+    assert result.returncode == 1
+    assert "invalid port" in result.stderr
+
+
+def test_a_non_loopback_http_issuer_is_refused(oauthcli_home: Path) -> None:
+    result = run(
+        "login",
+        "--issuer",
+        "http://idp.example.com",
+        "--client-id",
+        "x",
+        home=oauthcli_home,
+    )
+    assert result.returncode == 1
+    assert "https is required" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def store_tokens(
+    home: Path, expires_at: float | None, access_token: str = "at-123"
+) -> None:
+    os.environ["OAUTHCLI_HOME"] = str(home)
+    write_entry(
+        "default",
+        {
+            "settings": {"issuer": "https://idp.test", "client_id": "x"},
+            "tokens": {"access_token": access_token, "expires_at": expires_at},
+        },
+    )
+
+
+def test_token_prints_only_the_token_and_a_newline(oauthcli_home: Path) -> None:
+    store_tokens(oauthcli_home, time.time() + 3600)
+    result = run("token", home=oauthcli_home)
+    assert result.returncode == 0
+    assert result.stdout == "at-123\n"
+    assert result.stderr == ""
+
+
+def test_token_with_unknown_expiry_is_printed(oauthcli_home: Path) -> None:
+    store_tokens(oauthcli_home, None)
+    assert run("token", home=oauthcli_home).stdout == "at-123\n"
+
+
+def test_an_expired_token_exits_3_and_is_not_printed(oauthcli_home: Path) -> None:
+    store_tokens(oauthcli_home, time.time() - 1)
+    result = run("token", home=oauthcli_home)
+    assert result.returncode == 3
+    assert result.stdout == ""
+    assert "at-123" not in result.stderr
+    assert "log in again" in result.stderr
+
+
+def test_oauthcli_profile_selects_the_profile(oauthcli_home: Path) -> None:
+    store_tokens(oauthcli_home, time.time() + 3600)
+    result = run("token", home=oauthcli_home, OAUTHCLI_PROFILE="other")
+    assert result.returncode == 3
+    assert "'other'" in result.stderr
+
+
+def test_c12_a_damaged_store_exits_3_without_a_traceback(oauthcli_home: Path) -> None:
+    store_tokens(oauthcli_home, time.time() + 3600)
+    path = oauthcli_home / "profiles" / "default.json"
+    path.write_text(json.dumps({"version": 1}) + "}garbage")
+    result = run("token", home=oauthcli_home)
+    assert result.returncode == 3
+    assert "damaged" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "garbage" not in result.stderr
+
+
+def test_c12_login_replaces_a_damaged_store_and_keeps_the_bad_file_aside(
+    provider: LocalProvider, oauthcli_home: Path, http_browser: str
+) -> None:
+    store_tokens(oauthcli_home, time.time() + 3600)
+    path = oauthcli_home / "profiles" / "default.json"
+    path.write_bytes(b'{"version": 1, "tok')
+    result = run(
+        "login",
+        "--issuer",
+        provider.issuer,
+        "--client-id",
+        "cli-app",
+        home=oauthcli_home,
+        BROWSER=http_browser,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(path.read_text())["version"] == 1
+    aside = list(path.parent.glob("default.json.damaged-*"))
+    assert len(aside) == 1
+    assert aside[0].read_bytes() == b'{"version": 1, "tok'
+    assert oct(path.stat().st_mode)[-3:] == "600"
+
+
+def test_debug_output_shows_the_steps_and_never_a_secret(
+    provider: LocalProvider, oauthcli_home: Path, http_browser: str
+) -> None:
+    result = run(
+        "--debug",
+        "login",
+        "--issuer",
+        provider.issuer,
+        "--client-id",
+        "cli-app",
+        home=oauthcli_home,
+        BROWSER=http_browser,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "POST http://127.0.0.1" in result.stderr
+    assert "token endpoint" in result.stderr
+    document = json.loads((oauthcli_home / "profiles" / "default.json").read_text())
+    for name in ("access_token", "refresh_token", "id_token"):
+        assert document["tokens"][name] not in result.stderr
+    assert "code=" not in result.stderr.split("open this URL")[-1].split("Waiting")[-1]
