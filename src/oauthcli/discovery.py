@@ -95,7 +95,7 @@ def well_known_urls(issuer: str) -> tuple[str, str]:
 
 
 def _same_issuer(published: str, configured: str) -> bool:
-    return published == configured or published.rstrip("/") == configured.rstrip("/")
+    return published.removesuffix("/") == configured.removesuffix("/")
 
 
 def _optional_str(doc: Mapping[str, Any], key: str) -> str | None:
@@ -133,6 +133,10 @@ def parse_metadata(
     ``overrides`` (endpoint name to URL) win over the document. Raises
     ValidationError naming the member that is missing or wrong.
     """
+    if not isinstance(doc, Mapping):
+        raise ValidationError(
+            "provider metadata is not a JSON object", code="invalid_metadata"
+        )
     issuer = _optional_str(doc, "issuer")
     if issuer is None:
         raise ValidationError(

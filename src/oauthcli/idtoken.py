@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -50,9 +51,13 @@ def _invalid(message: str) -> ValidationError:
     return ValidationError(f"ID token rejected: {message}", code="invalid_id_token")
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _decode_segment(segment: str, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(base64url_decode(segment))
+        value = json.loads(base64url_decode(segment), parse_constant=_not_json)
     except ValueError as exc:
         raise _invalid(f"its {what} is not base64url JSON") from exc
     if not isinstance(value, dict):
@@ -179,6 +184,10 @@ def _number(claims: Mapping[str, Any], name: str, *, required: bool) -> float | 
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _invalid(f"the {name} claim is not a number")
+    if isinstance(value, int):
+        value = max(min(value, 2**53), -(2**53))  # no OverflowError on huge ints
+    if not math.isfinite(value):
+        raise _invalid(f"the {name} claim is not a finite number")
     return float(value)
 
 
@@ -290,7 +299,9 @@ def validate_id_token(
         and access_token is not None
         and (
             not isinstance(at_hash, str)
-            or not hmac.compare_digest(at_hash, _half_hash(alg, access_token))
+            or not hmac.compare_digest(
+                at_hash.encode("utf-8"), _half_hash(alg, access_token).encode("ascii")
+            )
         )
     ):
         raise _invalid("at_hash does not match the access token")

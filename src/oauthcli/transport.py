@@ -5,7 +5,9 @@ Every request: TLS verified (system trust store, ``SSL_CERT_FILE``,
 and read timeouts plus an overall deadline, redirects never followed (a 3xx is
 an error: RFC 9700 section 4.12), the body read in chunks up to a cap (after
 decompression), and JSON parsed strictly (no duplicate keys, no NaN).
-Loopback hosts never go through a proxy from the environment.
+Loopback hosts never go through a proxy from the environment. Responses
+are asked for without compression (``Accept-Encoding: identity``); an encoded
+answer is refused, so that no decompression bomb is ever inflated.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 import logging
 import os
 import ssl
-import time
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -23,6 +25,7 @@ from urllib.parse import urlsplit
 from . import __version__
 from ._log import log
 from .errors import TransportError, ValidationError
+from .urls import is_loopback_host
 
 if TYPE_CHECKING:
     import httpx
@@ -124,32 +127,38 @@ class HTTP:
         self.timeout = timeout
         self.ca_file = ca_file
         self.max_bytes = max_bytes
-        self._client: httpx.Client | None = None
+        self._clients: dict[bool, httpx.Client] = {}
+        self._lock = threading.Lock()
 
-    def _get_client(self) -> httpx.Client:
-        if self._client is None:
-            import httpx
+    def _get_client(self, loopback: bool) -> httpx.Client:
+        """The client for loopback hosts (no proxy) or for the others."""
+        with self._lock:
+            client = self._clients.get(loopback)
+            if client is None:
+                import httpx
 
-            # httpx logs every request URL at INFO; keep it quiet unless the
-            # user asked for --debug (which sets our own logger, not this one).
-            logging.getLogger("httpx").setLevel(logging.WARNING)
-            no_proxy: dict[str, httpx.BaseTransport | None] = {
-                f"all://{host}": None for host in ("127.0.0.1", "localhost", "[::1]")
-            }
-            self._client = httpx.Client(
-                verify=_ssl_context(self.ca_file),
-                follow_redirects=False,
-                timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
-                headers={"User-Agent": f"oauthcli/{__version__}"},
-                mounts=no_proxy,
-                trust_env=True,
-            )
-        return self._client
+                # httpx logs every URL at INFO; --debug uses our own logger.
+                logging.getLogger("httpx").setLevel(logging.WARNING)
+                client = httpx.Client(
+                    verify=_ssl_context(self.ca_file),
+                    follow_redirects=False,
+                    timeout=httpx.Timeout(
+                        self.timeout, connect=min(self.timeout, 10.0)
+                    ),
+                    headers={
+                        "User-Agent": f"oauthcli/{__version__}",
+                        "Accept-Encoding": "identity",
+                    },
+                    trust_env=not loopback,
+                )
+                self._clients[loopback] = client
+            return client
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
 
     def __enter__(self) -> HTTP:
         return self
@@ -185,16 +194,61 @@ class HTTP:
         """Send one request and read the answer within the limits above.
 
         ``what`` names the endpoint in errors and logs; the URL is logged
-        without its query, which may carry secrets.
+        without its query, which may carry secrets. The whole exchange,
+        headers included, must finish within three times ``timeout``: it
+        runs in a worker thread that is abandoned when the deadline passes.
         """
-        import httpx
-
-        client = self._get_client()
         parts = urlsplit(url)
         log.debug(
             "%s %s://%s%s (%s)", method, parts.scheme, parts.netloc, parts.path, what
         )
-        deadline = time.monotonic() + self.timeout * 3
+        client = self._get_client(is_loopback_host(parts.hostname or ""))
+        outcome: list[Response | BaseException] = []
+        worker = threading.Thread(
+            target=self._exchange,
+            args=(client, method, url, what, data, headers, outcome),
+            name="oauthcli-http",
+            daemon=True,
+        )
+        worker.start()
+        worker.join(self.timeout * 3)
+        if not outcome:
+            raise TransportError(
+                f"the {what} at {parts.netloc} took too long to answer", code="timeout"
+            )
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise result
+        log.debug("%s answered HTTP %s", what, result.status_code)
+        return result
+
+    def _exchange(
+        self,
+        client: httpx.Client,
+        method: str,
+        url: str,
+        what: str,
+        data: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        outcome: list[Response | BaseException],
+    ) -> None:
+        try:
+            outcome.append(self._read(client, method, url, what, data, headers))
+        except BaseException as exc:  # handed to the caller's thread
+            outcome.append(exc)
+
+    def _read(
+        self,
+        client: httpx.Client,
+        method: str,
+        url: str,
+        what: str,
+        data: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+    ) -> Response:
+        import httpx
+
+        netloc = urlsplit(url).netloc
         try:
             with client.stream(
                 method,
@@ -209,46 +263,45 @@ class HTTP:
                         "redirects on the back channel",
                         code="unexpected_redirect",
                     )
+                encoding = response.headers.get("content-encoding", "identity")
+                if encoding.strip().lower() not in ("", "identity"):
+                    raise TransportError(
+                        f"the {what} sent a compressed answer although none was "
+                        "asked for",
+                        code="invalid_response",
+                    )
                 chunks: list[bytes] = []
                 size = 0
-                for chunk in response.iter_bytes():
+                for chunk in response.iter_raw():
                     size += len(chunk)
                     if size > self.max_bytes:
                         raise TransportError(
                             f"the {what} sent more than {self.max_bytes} bytes",
                             code="response_too_large",
                         )
-                    if time.monotonic() > deadline:
-                        raise TransportError(
-                            f"the {what} took too long to answer", code="timeout"
-                        )
                     chunks.append(chunk)
-                result = Response(
+                return Response(
                     status_code=response.status_code,
                     headers={k.lower(): v for k, v in response.headers.items()},
                     body=b"".join(chunks),
                 )
         except httpx.TimeoutException as exc:
             raise TransportError(
-                f"the {what} at {parts.netloc} did not answer in time", code="timeout"
+                f"the {what} at {netloc} did not answer in time", code="timeout"
             ) from exc
         except httpx.HTTPError as exc:
             if _is_tls_verification_failure(exc):
                 raise TransportError(
-                    f"TLS certificate verification failed for {parts.hostname}; if "
-                    "a proxy or private CA signs its certificate, point "
+                    f"TLS certificate verification failed for {urlsplit(url).hostname};"
+                    " if a proxy or private CA signs its certificate, point "
                     "SSL_CERT_FILE (or --ca-file) at that CA bundle",
                     code="tls_verification_failed",
                 ) from exc
             if isinstance(exc, httpx.ConnectError):
                 raise TransportError(
-                    f"cannot connect to the {what} at {parts.netloc}",
-                    code="connect_failed",
+                    f"cannot connect to the {what} at {netloc}", code="connect_failed"
                 ) from exc
             raise TransportError(
-                f"HTTP request to the {what} at {parts.netloc} failed "
-                f"({type(exc).__name__})",
+                f"HTTP request to the {what} at {netloc} failed ({type(exc).__name__})",
                 code="http_error",
             ) from exc
-        log.debug("%s answered HTTP %s", what, result.status_code)
-        return result

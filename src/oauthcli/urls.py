@@ -69,4 +69,9 @@ def normalize_issuer(issuer: str) -> str:
     issuer = issuer.strip()
     if "://" not in issuer:
         issuer = "https://" + issuer
-    return check_endpoint_url(issuer, "issuer")
+    check_endpoint_url(issuer, "issuer")
+    if urlsplit(issuer).query or "?" in issuer:
+        raise ValidationError(
+            "the issuer must not have a query (RFC 8414 section 2)", code="insecure_url"
+        )
+    return issuer

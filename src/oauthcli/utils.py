@@ -26,9 +26,12 @@ def base64url_decode(text: str) -> bytes:
     if not _BASE64URL.fullmatch(text) or len(text) % 4 == 1:
         raise ValueError("not base64url without padding")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except binascii.Error as exc:  # pragma: no cover - excluded by the regex
         raise ValueError("not base64url") from exc
+    if base64url_encode(data) != text:
+        raise ValueError("not canonical base64url (stray trailing bits)")
+    return data
 
 
 def random_token(nbytes: int = 32) -> str:
