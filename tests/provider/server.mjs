@@ -1,0 +1,231 @@
+// A real OpenID provider for oauthcli's tests (oidc-provider, test settings).
+//
+//   node server.mjs CONFIG.json
+//
+// CONFIG.json: {"clients": [...client metadata...], "ttl": {...seconds...},
+// "events": "/path/events.jsonl" (optional), "exit_with_stdin": true
+// (optional: stop when stdin reaches EOF)}. The server listens on
+// 127.0.0.1 only, on a port the system picks, and prints one JSON line,
+// {"issuer": "http://127.0.0.1:PORT"}, once it answers. Warnings go to stderr.
+//
+// Test-only choices, each one a deliberate departure from a safe provider:
+// - devInteractions: any login name and any password sign in; the login name
+//   is the account id (`sub`).
+// - no consent screen: the check that always prompts native clients is
+//   removed and `loadExistingGrant` grants whatever scopes/claims are asked.
+// - refresh tokens for every client allowed the refresh_token grant, with or
+//   without `offline_access`, rotated on every use.
+//
+// Redirect URIs (oidc-provider 9.13.3, models/client.js): for
+// application_type "native" an http loopback redirect URI (127.0.0.1,
+// localhost, [::1]) is compared WITHOUT its port (RFC 8252 section 7.3), and
+// the port of the registered URI is stripped too, so a native client can
+// never be pinned to a port. For application_type "web" the comparison is an
+// exact string match, port included, and http loopback URIs are allowed
+// (only implicit-flow web clients must use https). Host and path always have
+// to match exactly.
+
+import { appendFileSync, readFileSync } from 'node:fs';
+import { generateKeyPair, randomBytes } from 'node:crypto';
+import * as http from 'node:http';
+import { promisify } from 'node:util';
+
+const DEFAULT_TTL = {
+  AccessToken: 3600,
+  IdToken: 3600,
+  RefreshToken: 86400,
+  DeviceCode: 600,
+};
+
+function fail(message) {
+  process.stderr.write(`server.mjs: ${message}\n`);
+  process.exit(2);
+}
+
+function readConfig() {
+  const path = process.argv[2];
+  if (!path) {
+    fail('usage: node server.mjs CONFIG.json');
+  }
+  const config = JSON.parse(readFileSync(path, 'utf8'));
+  if (!Array.isArray(config.clients)) {
+    fail('CONFIG.json needs a "clients" array');
+  }
+  return config;
+}
+
+// One JSON line per outcome, written synchronously so that a test reading the
+// file right after an HTTP answer sees the line.
+function eventLogger(path) {
+  if (!path) {
+    return () => {};
+  }
+  return (record) => appendFileSync(path, `${JSON.stringify(record)}\n`);
+}
+
+function logEvents(provider, log) {
+  const clientId = (ctx) => ctx.oidc?.client?.clientId ?? null;
+
+  provider.on('grant.success', (ctx) => log({
+    event: 'grant.success',
+    grant_type: ctx.oidc.params.grant_type,
+    client_id: clientId(ctx),
+  }));
+  provider.on('grant.error', (ctx, err) => log({
+    event: 'grant.error',
+    grant_type: ctx.oidc?.params?.grant_type ?? null,
+    error: err.error ?? 'server_error',
+    client_id: clientId(ctx),
+  }));
+  provider.on('authorization.success', (ctx) => log({
+    event: 'authorization.success',
+    response_type: ctx.oidc.params.response_type ?? null,
+    client_id: clientId(ctx),
+  }));
+  provider.on('authorization.error', (ctx, err) => log({
+    event: 'authorization.error',
+    response_type: ctx.oidc?.params?.response_type ?? null,
+    error: err.error ?? 'server_error',
+    client_id: clientId(ctx),
+  }));
+  // oidc-provider has no "revocation.success"; a revoked grant and a failed
+  // revocation request are what it reports.
+  provider.on('grant.revoked', (ctx) => log({
+    event: 'grant.revoked',
+    client_id: clientId(ctx),
+  }));
+  provider.on('revocation.error', (ctx, err) => log({
+    event: 'revocation.error',
+    error: err.error ?? 'server_error',
+    client_id: clientId(ctx),
+  }));
+  provider.on('server_error', (ctx, err) => {
+    process.stderr.write(`server_error on ${ctx.path}: ${err.stack}\n`);
+    log({ event: 'server_error', path: ctx.path, client_id: clientId(ctx) });
+  });
+}
+
+// The built-in pages @import Google fonts; the tests have no internet and a
+// real browser must not try to reach it. Strip every external stylesheet.
+async function stripExternalResources(ctx, next) {
+  await next();
+  if (typeof ctx.body === 'string' && ctx.response.is('html')) {
+    ctx.body = ctx.body
+      .replace(/@import url\(["']?https?:\/\/[^)]*\);?/gu, '')
+      .replace(/<link\b[^>]*\bhref=["']?https?:\/\/[^>]*>/gu, '');
+  }
+}
+
+// A new RS256 key on every start (RS256 is the default ID token algorithm).
+async function signingKeys() {
+  const { privateKey } = await promisify(generateKeyPair)('rsa', { modulusLength: 2048 });
+  return [{ ...privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256' }];
+}
+
+function providerConfiguration(config, interactionPolicy, keys) {
+  const policy = interactionPolicy.base();
+  policy.get('consent').checks.remove('native_client_prompt');
+
+  return {
+    clients: config.clients,
+    jwks: { keys },
+    cookies: { keys: [randomBytes(32).toString('base64url')] },
+    ttl: { ...DEFAULT_TTL, ...(config.ttl ?? {}) },
+
+    claims: {
+      openid: ['sub'],
+      email: ['email', 'email_verified'],
+      profile: ['name', 'preferred_username'],
+    },
+    // Scope claims in the ID token too, not only from userinfo.
+    conformIdTokenClaims: false,
+
+    async findAccount(_ctx, sub) {
+      return {
+        accountId: sub,
+        async claims() {
+          return {
+            sub,
+            email: `${sub}@example.test`,
+            email_verified: true,
+            preferred_username: sub,
+            name: sub,
+          };
+        },
+      };
+    },
+
+    interactions: { policy },
+    async loadExistingGrant(ctx) {
+      const { oidc } = ctx;
+      const grantId = oidc.result?.consent?.grantId
+        || oidc.session.grantIdFor(oidc.client.clientId);
+      const grant = (grantId && await oidc.provider.Grant.find(grantId))
+        || new oidc.provider.Grant({
+          clientId: oidc.client.clientId,
+          accountId: oidc.session.accountId,
+        });
+      grant.addOIDCScope([...oidc.requestParamOIDCScopes].join(' '));
+      grant.addOIDCClaims([...oidc.requestParamClaims]);
+      await grant.save();
+      return grant;
+    },
+
+    pkce: { required: () => true },
+    async issueRefreshToken(_ctx, client) {
+      return client.grantTypeAllowed('refresh_token');
+    },
+    rotateRefreshToken: true,
+
+    features: {
+      devInteractions: { enabled: true },
+      deviceFlow: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: { enabled: true },
+    },
+  };
+}
+
+async function main() {
+  // oidc-provider prints its notices with console.info; stdout is reserved
+  // for the one line that announces the issuer.
+  console.info = console.error;
+  console.log = console.error;
+
+  const config = readConfig();
+  const server = http.createServer();
+  const listening = new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+
+  // Key generation runs on the thread pool while oidc-provider loads.
+  const keys = signingKeys();
+  const { default: Provider, interactionPolicy } = await import('oidc-provider');
+  await listening;
+  const issuer = `http://127.0.0.1:${server.address().port}`;
+
+  const configuration = providerConfiguration(config, interactionPolicy, await keys);
+  const provider = new Provider(issuer, configuration);
+  provider.use(stripExternalResources);
+  logEvents(provider, eventLogger(config.events));
+  server.on('request', provider.callback());
+
+  const stop = () => {
+    server.close(() => process.exit(0));
+    server.closeAllConnections();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  if (config.exit_with_stdin) {
+    // The test process holds our stdin open; if it dies, EOF stops us too.
+    process.stdin.once('end', stop);
+    process.stdin.resume();
+  }
+
+  process.stdout.write(`${JSON.stringify({ issuer })}\n`);
+}
+
+main().catch((err) => fail(err.stack ?? String(err)));
