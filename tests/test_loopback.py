@@ -297,3 +297,30 @@ def _interrupt_main() -> None:
     import _thread
 
     _thread.interrupt_main()
+
+
+def send_and_reset(port: int, target: str) -> None:
+    """Send a request and abort the connection at once (RST), unread."""
+    conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+    conn.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+    conn.setsockopt(
+        socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+    )
+    conn.close()
+
+
+def test_a_browser_that_disconnects_early_does_not_lose_the_code() -> None:
+    forged: list[str] = []
+    with LoopbackServer(spec()) as listener:
+        request = request_for(listener)
+        listener.serve(
+            lambda params: validate_callback(params, request),
+            on_forged=lambda: forged.append("forged"),
+        )
+        send_and_reset(listener.port, "/callback?code=evil&state=wrong")
+        send_and_reset(listener.port, f"/callback?code=abc&state={STATE}")
+        assert listener.wait(timeout=5) == "abc"
+        deadline = time.monotonic() + 5
+        while not forged and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert forged == ["forged"]

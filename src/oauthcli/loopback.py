@@ -220,39 +220,52 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         log.debug("loopback listener: a connection failed", exc_info=False)
 
     def handle_callback(self, handler: _Handler, query: str) -> None:
+        """Judge one callback, answer it, then end the wait if it was final.
+
+        The verdict is taken under the lock; the answer is written outside it
+        (a slow reader cannot stall other callbacks), and a browser that
+        disconnects early never loses the outcome.
+        """
+        outcome: CallbackOutcome | None = None
+        first_forgery = False
         with self._lock:
             if self.finished:
-                handler._respond(
-                    400, "Login already finished", "This login has already ended."
-                )
-                return
-            try:
-                if self.validator is None:
-                    raise CallbackRejected("the login is not ready for a callback")
-                code = self.validator(parse_callback_query(query))
-            except CallbackRejected as exc:
-                self.forged += 1
-                handler._respond(
+                status, title, body = (
                     400,
-                    "Not this login's callback",
-                    "This request does not belong to the login in progress.",
+                    "Login already finished",
+                    "This login has ended.",
                 )
-                if self.forged == 1 and self.on_forged is not None:
-                    self.on_forged()
-                log.debug("ignored a callback: %s", exc.code)
-                return
-            except OAuthCLIError as exc:
-                self.finished = True
-                handler._respond(400, "Login failed", _failure_body(exc))
-                self.outcomes.put(CallbackOutcome(error=exc))
-                return
-            self.finished = True
-            handler._respond(
-                200,
-                "Login complete",
-                "You are logged in. You can close this tab and return to the terminal.",
-            )
-            self.outcomes.put(CallbackOutcome(code=code))
+            else:
+                try:
+                    if self.validator is None:
+                        raise CallbackRejected("the login is not ready for a callback")
+                    code = self.validator(parse_callback_query(query))
+                except CallbackRejected as exc:
+                    self.forged += 1
+                    first_forgery = self.forged == 1
+                    log.debug("ignored a callback: %s", exc.code)
+                    status, title = 400, "Not this login's callback"
+                    body = "This request does not belong to the login in progress."
+                except OAuthCLIError as exc:
+                    self.finished = True
+                    outcome = CallbackOutcome(error=exc)
+                    status, title, body = 400, "Login failed", _failure_body(exc)
+                else:
+                    self.finished = True
+                    outcome = CallbackOutcome(code=code)
+                    status, title = 200, "Login complete"
+                    body = (
+                        "You are logged in. You can close this tab and return to "
+                        "the terminal."
+                    )
+        try:
+            handler._respond(status, title, body)
+        except OSError:
+            log.debug("the browser closed the connection before the answer was sent")
+        if outcome is not None:
+            self.outcomes.put(outcome)
+        if first_forgery and self.on_forged is not None:
+            self.on_forged()
 
 
 def _someone_answers(address: str, port: int) -> bool:
