@@ -299,7 +299,7 @@ def _interrupt_main() -> None:
     _thread.interrupt_main()
 
 
-def send_and_reset(port: int, target: str) -> None:
+def send_and_close(port: int, target: str) -> None:
     """Send a request and abort the connection at once (RST), unread."""
     conn = socket.create_connection(("127.0.0.1", port), timeout=5)
     conn.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
@@ -317,8 +317,8 @@ def test_a_browser_that_disconnects_early_does_not_lose_the_code() -> None:
             lambda params: validate_callback(params, request),
             on_forged=lambda: forged.append("forged"),
         )
-        send_and_reset(listener.port, "/callback?code=evil&state=wrong")
-        send_and_reset(listener.port, f"/callback?code=abc&state={STATE}")
+        send_and_close(listener.port, "/callback?code=evil&state=wrong")
+        send_and_close(listener.port, f"/callback?code=abc&state={STATE}")
         assert listener.wait(timeout=5) == "abc"
         deadline = time.monotonic() + 5
         while not forged and time.monotonic() < deadline:
