@@ -452,3 +452,30 @@ def test_c18_the_account_falls_back_to_preferred_username_then_sub() -> None:
         Account.from_claims({"sub": "u1", "email": "a@b.test"}).display_name
         == "a@b.test"
     )
+
+
+def test_c05_a_failing_browser_launcher_is_reported_and_never_claimed(
+    provider: LocalProvider, oauthcli_home: Path
+) -> None:
+    env = cli_env(oauthcli_home, "false %s")
+    result = oauthcli(*login_args(provider, "cli-app", "--timeout", "2"), env=env)
+    assert result.returncode == 1
+    assert "Could not open a browser; open the URL above yourself." in result.stderr
+    assert "Opened the login page" not in result.stderr
+    assert "open this URL in a browser" in result.stderr
+
+
+def test_an_ipv6_loopback_redirect_logs_in(
+    provider: LocalProvider, oauthcli_home: Path, http_browser: str
+) -> None:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("::1 is not configured on this machine")
+    env = cli_env(oauthcli_home, http_browser)
+    result = oauthcli(
+        *login_args(provider, "cli-app", "--redirect-host", "[::1]"), env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert "return to http://[::1]:" in result.stderr
