@@ -36,7 +36,12 @@ def test_c05_a_failing_launcher_reports_not_opened(outcome: bool | Exception) ->
 def test_c11_the_launcher_gets_the_url_unchanged() -> None:
     url = "https://idp.test/authorize?a=1&b=%25^+" + "x" * 2000
     seen: list[str] = []
-    open_browser(url, opener=lambda u: bool(seen.append(u)) or True).wait(5)
+
+    def opener(received: str) -> bool:
+        seen.append(received)
+        return True
+
+    open_browser(url, opener=opener).wait(5)
     assert seen == [url]
 
 
