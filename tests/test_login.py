@@ -7,8 +7,6 @@ shared/cases/login-failures.md.
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import socket
 import subprocess
@@ -19,52 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from clirun import cli_env, login_args, oauthcli, stored
 from localprovider import HTTP_USER, LocalProvider
 from oauthcli import PKCE, CSRFState, OAuth2, OAuth2Constants
 from oauthcli.login import Account
 from oauthcli.pkce import code_challenge
 
 PORT_IN_STDERR = re.compile(r"return to http://[^:]+:(\d+)/")
-
-
-def cli_env(home: Path, browser: str | None, **extra: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("BROWSER", "DISPLAY", "WAYLAND_DISPLAY", "SSH_CONNECTION")
-    }
-    env["OAUTHCLI_HOME"] = str(home)
-    if browser is not None:
-        env["BROWSER"] = browser
-    env.update(extra)
-    return env
-
-
-def oauthcli(
-    *args: str, env: Mapping[str, str], timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "oauthcli", *args],
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def stored(home: Path, profile: str = "default") -> dict[str, object] | None:
-    path = home / "profiles" / f"{profile}.json"
-    if not path.exists():
-        return None
-    document: dict[str, object] = json.loads(path.read_text())
-    return document
-
-
-def login_args(
-    provider: LocalProvider, client_id: str = "cli-app", *more: str
-) -> list[str]:
-    return ["login", "--issuer", provider.issuer, "--client-id", client_id, *more]
 
 
 def test_cli_login_then_token_prints_a_token_the_provider_says_is_active(

@@ -11,6 +11,7 @@ it needs, so that ``oauthcli token`` stays close to bare Python start-up time.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -124,13 +125,63 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile", default=None, help="profile to store the login under"
     )
 
+    profile_help = "profile to use (default: OAUTHCLI_PROFILE, else 'default')"
     token = commands.add_parser(
         "token",
-        help="print the stored access token",
-        description="Print the stored access token and a newline on stdout; "
-        "exit 3 if the user must log in.",
+        help="print a valid access token, refreshing it first when needed",
+        description="Print a valid access token and a newline on stdout, "
+        "refreshing it first when it expires within --min-ttl seconds. "
+        "Exit 3 if the user must log in again.",
+        epilog='examples:\n  curl -H "Authorization: Bearer $(oauthcli token)" URL\n'
+        "  oauthcli token --format json --min-ttl 300",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    token.add_argument("--profile", default=None, help="profile to read")
+    token.add_argument("--profile", default=None, help=profile_help)
+    token.add_argument(
+        "--min-ttl",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="refresh when the token expires within this many seconds (default 60)",
+    )
+    token.add_argument(
+        "--format",
+        choices=["raw", "json"],
+        default="raw",
+        help="raw: the token and a newline; json: access_token, token_type, "
+        "expires_at, scope",
+    )
+
+    status = commands.add_parser(
+        "status",
+        help="show who is logged in and until when",
+        description="Show the profile's issuer, account, token expiry, scopes, "
+        "whether refresh is possible and where tokens are stored. "
+        "Exit 0 when logged in, 3 when not.",
+    )
+    status.add_argument("--profile", default=None, help=profile_help)
+    status.add_argument("--format", choices=["text", "json"], default="text")
+
+    logout = commands.add_parser(
+        "logout",
+        help="revoke the tokens at the provider and forget them here",
+        description="Revoke the refresh and access tokens at the provider's "
+        "revocation endpoint (RFC 7009), then delete the local entry. A failed "
+        "revocation is reported (exit 1), but the entry is deleted all the same.",
+    )
+    which = logout.add_mutually_exclusive_group()
+    which.add_argument("--profile", default=None, help=profile_help)
+    which.add_argument("--all", action="store_true", help="log out of every profile")
+    logout.add_argument(
+        "--no-revoke", action="store_true", help="only delete the local entry"
+    )
+
+    commands.add_parser(
+        "profiles",
+        help="list the stored profiles",
+        description="List the stored profiles on stdout; the default one is "
+        "marked with '*'.",
+    )
     return parser
 
 
@@ -152,39 +203,148 @@ def _setup_logging(args: argparse.Namespace) -> None:
 
 
 def _cmd_token(args: argparse.Namespace) -> int:
+    """The hot path: stdlib only while the stored token is fresh."""
     import time
 
-    from .errors import LocalError
-    from .store import StoreDamaged, read_entry
+    from .store import read_entry
 
     profile = args.profile or _default_profile()
+    entry = read_entry(profile)
+    tokens = entry["tokens"] if entry is not None else {}
+    access_token = tokens.get("access_token")
+    expires_at = tokens.get("expires_at")
+    fresh = (
+        isinstance(access_token, str)
+        and access_token
+        and (
+            expires_at is None
+            or (
+                isinstance(expires_at, int | float)
+                and expires_at - time.time() > args.min_ttl
+            )
+        )
+    )
+    if fresh and args.format == "raw":
+        sys.stdout.write(f"{access_token}\n")
+        return EXIT_OK
+
+    from .refresh import get_token_set
+
+    token_set = get_token_set(profile, min_ttl=args.min_ttl)
+    if args.format == "raw":
+        sys.stdout.write(f"{token_set.access_token}\n")
+        return EXIT_OK
+    document = {
+        "access_token": token_set.access_token,
+        "token_type": token_set.token_type,
+        "expires_at": _rfc3339(token_set.expires_at),
+        "scope": token_set.scope,
+    }
+    sys.stdout.write(json.dumps(document) + "\n")
+    return EXIT_OK
+
+
+def _rfc3339(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    from datetime import UTC, datetime
+
+    moment = datetime.fromtimestamp(int(timestamp), tz=UTC)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    import time
+
+    from .store import StoreDamaged, profile_path, read_entry
+
+    profile = args.profile or _default_profile()
+    report: dict[str, Any] = {"profile": profile, "logged_in": False, "store": "file"}
     try:
         entry = read_entry(profile)
     except StoreDamaged as exc:
-        return _fail(exc.message, EXIT_LOGIN_REQUIRED)
-    except LocalError as exc:
-        return _fail(exc.message)
-    if entry is None:
-        return _fail(
-            f"not logged in (profile {profile!r}); "
-            f"run `oauthcli login --profile {profile}`",
-            EXIT_LOGIN_REQUIRED,
+        entry = None
+        report["problem"] = exc.message
+    if entry is not None:
+        settings = entry.get("settings") or {}
+        tokens = entry.get("tokens") or {}
+        account = entry.get("account") or {}
+        expires_at = tokens.get("expires_at")
+        access_valid = bool(tokens.get("access_token")) and (
+            expires_at is None or expires_at > time.time()
         )
-    tokens = entry["tokens"]
-    access_token = tokens.get("access_token")
-    expires_at = tokens.get("expires_at")
-    if not isinstance(access_token, str) or not access_token:
-        return _fail(
-            f"profile {profile!r} holds no access token; log in again",
-            EXIT_LOGIN_REQUIRED,
+        can_refresh = bool(tokens.get("refresh_token"))
+        report.update(
+            issuer=(entry.get("provider") or {}).get("issuer")
+            or settings.get("issuer"),
+            client_id=settings.get("client_id"),
+            account=account.get("name"),
+            sub=account.get("sub"),
+            expires_at=_rfc3339(expires_at) if access_valid else None,
+            access_token_valid=access_valid,
+            scope=tokens.get("scope"),
+            refresh_available=can_refresh,
+            logged_in=access_valid or can_refresh,
+            path=str(profile_path(profile)),
         )
-    if isinstance(expires_at, int | float) and expires_at <= time.time():
-        return _fail(
-            f"the access token of profile {profile!r} has expired; log in again with "
-            f"`oauthcli login --profile {profile}`",
-            EXIT_LOGIN_REQUIRED,
-        )
-    sys.stdout.write(access_token + "\n")
+    if args.format == "json":
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    else:
+        sys.stdout.write(_status_text(report))
+    return EXIT_OK if report["logged_in"] else EXIT_LOGIN_REQUIRED
+
+
+def _status_text(report: dict[str, Any]) -> str:
+    profile = report["profile"]
+    if "issuer" not in report:
+        problem = report.get("problem") or "no stored login"
+        return f"Profile {profile!r}: not logged in ({problem}).\n"
+    lines = [
+        f"Profile:   {profile}",
+        f"Issuer:    {report['issuer']}",
+        f"Client:    {report['client_id']}",
+        f"Account:   {report['account']}",
+    ]
+    if report["access_token_valid"]:
+        lines.append(f"Access:    valid until {report['expires_at'] or 'unknown'}")
+    else:
+        lines.append("Access:    expired or missing")
+    lines.append(f"Scopes:    {report['scope'] or '(none recorded)'}")
+    refresh = (
+        "available" if report["refresh_available"] else "unavailable (log in again)"
+    )
+    lines.append(f"Refresh:   {refresh}")
+    lines.append(f"Stored in: {report['path']} (file)")
+    if not report["logged_in"]:
+        lines.append(f"Not logged in: run `oauthcli login --profile {profile}`.")
+    return "\n".join(lines) + "\n"
+
+
+def _cmd_logout(args: argparse.Namespace) -> int:
+    from .revocation import logout
+    from .store import list_profiles
+
+    profiles = list_profiles() if args.all else [args.profile or _default_profile()]
+    status = EXIT_OK
+    for profile in profiles:
+        result = logout(profile, revoke_tokens=not args.no_revoke)
+        for problem in result.problems:
+            print(f"oauthcli: {profile}: {problem}", file=sys.stderr)
+            status = EXIT_ERROR
+        if result.deleted:
+            done = " and revoked its tokens" if result.revoked else ""
+            print(f"Logged out of profile {profile!r}{done}.", file=sys.stderr)
+        elif not args.all:
+            print(f"Profile {profile!r} was not logged in.", file=sys.stderr)
+    return status
+
+
+def _cmd_profiles(args: argparse.Namespace) -> int:
+    from .store import list_profiles
+
+    default = _default_profile()
+    for name in list_profiles():
+        sys.stdout.write(f"{'*' if name == default else ' '} {name}\n")
     return EXIT_OK
 
 
@@ -278,24 +438,29 @@ def _cmd_login(args: argparse.Namespace) -> int:
 
 def _exit_code(exc: OAuthCLIError) -> int:
     from .errors import Cancelled, LoginRequired
+    from .store import StoreDamaged
 
     if isinstance(exc, Cancelled):
         return EXIT_CANCELLED
-    if isinstance(exc, LoginRequired):
+    if isinstance(exc, LoginRequired | StoreDamaged):
         return EXIT_LOGIN_REQUIRED
     return EXIT_ERROR
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "token":
-        return _cmd_token(args)
-
     _setup_logging(args)
     from .errors import OAuthCLIError, sanitize
 
+    command = {
+        "login": _cmd_login,
+        "token": _cmd_token,
+        "status": _cmd_status,
+        "logout": _cmd_logout,
+        "profiles": _cmd_profiles,
+    }[args.command]
     try:
-        return _cmd_login(args)
+        return command(args)
     except OAuthCLIError as exc:
         if args.debug:
             import traceback

@@ -108,6 +108,12 @@ class JWKSCache:
             assert entry is not None
             return entry.keys
 
+    def source(
+        self, issuer: str, jwks_uri: str, fetch: Callable[[str], Mapping[str, Any]]
+    ) -> Callable[[bool], list[dict[str, Any]]]:
+        """The ``jwks`` argument of :func:`validate_id_token` for one issuer."""
+        return lambda refresh: self.keys(issuer, jwks_uri, fetch, refresh=refresh)
+
 
 def _usable(jwk: Mapping[str, Any], alg: str) -> bool:
     kty, crv = ASYMMETRIC_ALGS[alg]

@@ -14,11 +14,12 @@ from typing import Any
 
 from .browser import Opener
 from .constants import OAuth2Constants
+from .discovery import ProviderMetadata
 from .errors import LocalError
 from .oauth2 import Notify, OAuth2
 from .pkce import PKCE
 from .state import CSRFState
-from .store import StoreDamaged, read_entry, set_aside, write_entry
+from .store import StoreDamaged, profile_lock, read_entry, set_aside, write_entry
 from .tokens import TokenSet
 
 __all__ = ["Account", "LoginResult", "login"]
@@ -131,14 +132,30 @@ def login(
             flow.close()
     account = Account.from_claims(flow.id_token_claims)
     if store:
-        previous = _previous_entry(profile)
-        if tokens.refresh_token is None:
-            kept = _previous_refresh_token(
-                previous, metadata.issuer, constants.client_id, account
-            )
-            if kept is not None:
-                tokens = tokens.with_refresh_token(kept)
-        try:
+        tokens = _store(profile, constants, connection, metadata, account, tokens)
+    return LoginResult(
+        profile=profile, issuer=metadata.issuer, account=account, tokens=tokens
+    )
+
+
+def _store(
+    profile: str,
+    constants: OAuth2Constants,
+    connection: str | None,
+    metadata: ProviderMetadata,
+    account: Account,
+    tokens: TokenSet,
+) -> TokenSet:
+    """Write the login under the profile's lock; return the tokens as stored."""
+    try:
+        with profile_lock(profile):
+            previous = _previous_entry(profile)
+            if tokens.refresh_token is None:
+                kept = _previous_refresh_token(
+                    previous, metadata.issuer, constants.client_id, account
+                )
+                if kept is not None:
+                    tokens = tokens.with_refresh_token(kept)
             write_entry(
                 profile,
                 {
@@ -150,11 +167,9 @@ def login(
                     "saved_at": time.time(),
                 },
             )
-        except OSError as exc:
-            raise LocalError(
-                f"logged in, but the tokens could not be stored: {exc.strerror}",
-                code="store_failed",
-            ) from exc
-    return LoginResult(
-        profile=profile, issuer=metadata.issuer, account=account, tokens=tokens
-    )
+    except OSError as exc:
+        raise LocalError(
+            f"logged in, but the tokens could not be stored: {exc.strerror}",
+            code="store_failed",
+        ) from exc
+    return tokens

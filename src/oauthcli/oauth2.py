@@ -44,7 +44,7 @@ __all__ = ["OAuth2"]
 
 Notify = Callable[[str], None]
 
-_JWKS = JWKSCache()  # per process, keyed by issuer
+JWKS = JWKSCache()  # per process, keyed by issuer
 
 
 def _stderr(message: str) -> None:
@@ -80,7 +80,7 @@ class OAuth2:
         self._opener = opener
         self._open_browser = open_browser
         self._notify = notify or _stderr
-        self._jwks = jwks_cache or _JWKS
+        self._jwks = jwks_cache or JWKS
         self._metadata: ProviderMetadata | None = None
         self._request: AuthorizationRequest | None = None
         self.id_token_claims: dict[str, Any] | None = None
@@ -290,23 +290,15 @@ class OAuth2:
             raise ValidationError(
                 "no jwks_uri to check the ID token", code="invalid_metadata"
             )
-
-        def fetch(uri: str) -> Mapping[str, Any]:
-            response = self._http.get(uri, what="JWKS endpoint")
-            if response.status_code != 200:
-                raise ValidationError(
-                    f"the JWKS endpoint answered HTTP {response.status_code}",
-                    code="invalid_metadata",
-                )
-            return response.json("the provider's JWKS")
-
         return validate_id_token(
             tokens.id_token,
             issuer=metadata.issuer,
             client_id=self.constants.client_id,
             nonce=request.nonce,
-            jwks=lambda refresh: self._jwks.keys(
-                metadata.issuer, jwks_uri, fetch, refresh=refresh
+            jwks=self._jwks.source(
+                metadata.issuer,
+                jwks_uri,
+                lambda uri: self._http.get_json(uri, what="JWKS endpoint"),
             ),
             access_token=tokens.access_token,
             client_secret=self.constants.client_secret,

@@ -19,8 +19,9 @@ import json
 import os
 import re
 import stat
-import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,8 @@ __all__ = [
     "StoreDamaged",
     "delete_entry",
     "home",
+    "list_profiles",
+    "profile_lock",
     "profile_path",
     "read_entry",
     "set_aside",
@@ -165,6 +168,8 @@ def write_entry(profile: str, document: dict[str, Any]) -> Path:
             code="store_failed",
         )
     data = json.dumps({**document, "version": SCHEMA_VERSION}, indent=2).encode("utf-8")
+    import tempfile  # not on the fast read path
+
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -207,3 +212,59 @@ def delete_entry(profile: str) -> bool:
     except FileNotFoundError:
         return False
     return True
+
+
+_THREAD_LOCKS: dict[str, threading.Lock] = {}
+_THREAD_LOCKS_GUARD = threading.Lock()
+LOCK_TIMEOUT = 60.0
+
+
+@contextlib.contextmanager
+def profile_lock(profile: str, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """Hold the profile's lock across threads and processes.
+
+    The lock file sits next to the store file in the 0700 directory;
+    ``filelock`` opens it with ``O_NOFOLLOW`` and never truncates it.
+    """
+    import filelock
+
+    path = profile_path(profile)
+    _check_private_dir(path.parent.parent)
+    _check_private_dir(path.parent)
+    with _THREAD_LOCKS_GUARD:
+        thread_lock = _THREAD_LOCKS.setdefault(profile, threading.Lock())
+    if not thread_lock.acquire(timeout=timeout):
+        raise LocalError(
+            f"timed out waiting for another thread using profile {profile!r}",
+            code="store_failed",
+        )
+    try:
+        lock = filelock.FileLock(
+            str(path.with_suffix(".lock")), timeout=timeout, mode=0o600
+        )
+        try:
+            with lock:
+                yield
+        except filelock.Timeout as exc:
+            raise LocalError(
+                f"timed out after {timeout:g} s waiting for another oauthcli process "
+                f"using profile {profile!r}",
+                code="store_failed",
+            ) from exc
+    finally:
+        thread_lock.release()
+
+
+def list_profiles() -> list[str]:
+    """The names of the stored profiles, sorted."""
+    directory = home() / "profiles"
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return []
+    return sorted(
+        name.removesuffix(".json")
+        for name in names
+        if name.endswith(".json")
+        and _PROFILE_NAME.fullmatch(name.removesuffix(".json"))
+    )

@@ -171,6 +171,15 @@ class HTTP:
     ) -> Response:
         return self.request("GET", url, what=what, headers=headers)
 
+    def get_json(self, url: str, *, what: str) -> dict[str, Any]:
+        """GET a JSON object that must come with HTTP 200."""
+        response = self.get(url, what=what)
+        if response.status_code != 200:
+            raise TransportError(
+                f"the {what} answered HTTP {response.status_code}", code="http_error"
+            )
+        return response.json(f"the {what}'s answer")
+
     def post_form(
         self,
         url: str,

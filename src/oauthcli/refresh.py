@@ -1,0 +1,217 @@
+"""A valid access token on demand: silent refresh (RFC 6749 section 6).
+
+``get_token_set`` returns the stored tokens while the access token has more
+than ``min_ttl`` seconds left. Otherwise it takes the profile's lock (across
+threads and processes), reads the store again (another process may have
+refreshed meanwhile), and only then sends one ``refresh_token`` grant. So
+any number of processes that find an expired token at once cause exactly one
+refresh at the provider: with rotating refresh tokens, a second grant with
+the same token would revoke the whole family (RFC 9700 section 4.14.2).
+
+A rotated refresh token is stored; an answer without one keeps the old one.
+On ``invalid_grant`` the stored tokens are cleared only if the store still
+holds the refresh token that failed (compare-and-clear). A refresh whose
+outcome is unknown (timeout) keeps the old token and is tried once more.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from ._log import log
+from .errors import EndpointError, LocalError, LoginRequired, TransportError
+from .oauth2 import JWKS
+from .store import StoreDamaged, profile_lock, read_entry, write_entry
+from .tokens import TokenSet, client_auth, parse_token_response
+from .transport import HTTP
+from .urls import check_endpoint_url
+
+__all__ = ["DEFAULT_MIN_TTL", "default_profile", "get_token", "get_token_set"]
+
+DEFAULT_MIN_TTL = 60.0
+
+
+def default_profile() -> str:
+    """``OAUTHCLI_PROFILE``, else ``default``."""
+    import os
+
+    return os.environ.get("OAUTHCLI_PROFILE") or "default"
+
+
+def is_fresh(tokens: TokenSet, min_ttl: float, now: float | None = None) -> bool:
+    """Whether the access token is good for more than ``min_ttl`` seconds."""
+    left = tokens.expires_in(now)
+    return left is None or left > min_ttl
+
+
+def _login_again(profile: str, why: str) -> LoginRequired:
+    return LoginRequired(
+        f"{why}; log in again with `oauthcli login --profile {profile}`"
+    )
+
+
+def _load(profile: str) -> tuple[dict[str, Any], TokenSet]:
+    try:
+        entry = read_entry(profile)
+    except StoreDamaged as exc:
+        raise LoginRequired(exc.message) from exc
+    if entry is None:
+        raise _login_again(profile, f"not logged in (profile {profile!r})")
+    try:
+        tokens = TokenSet.from_dict(entry["tokens"])
+    except ValueError as exc:
+        raise _login_again(
+            profile, f"profile {profile!r} holds no usable token"
+        ) from exc
+    return entry, tokens
+
+
+def get_token_set(
+    profile: str | None = None,
+    *,
+    min_ttl: float = DEFAULT_MIN_TTL,
+    rejected: str | None = None,
+) -> TokenSet:
+    """The profile's tokens, refreshed first when needed.
+
+    ``rejected`` is an access token a resource server refused (HTTP 401):
+    it is refreshed even if it looks valid, unless another process already
+    replaced it. Raises LoginRequired when only a new login can help.
+    """
+    profile = profile or default_profile()
+    _, tokens = _load(profile)
+    if rejected is None and is_fresh(tokens, min_ttl):
+        return tokens
+
+    with profile_lock(profile):
+        entry, tokens = _load(profile)
+        replaced = rejected is not None and tokens.access_token != rejected
+        if (rejected is None or replaced) and is_fresh(tokens, min_ttl):
+            log.debug("another process refreshed the tokens; using theirs")
+            return tokens
+        if tokens.refresh_token is None:
+            raise _login_again(
+                profile, "the access token expired and there is no refresh token"
+            )
+        fresh = _refresh(profile, entry, tokens)
+        write_entry(
+            profile, {**entry, "tokens": fresh.to_dict(), "saved_at": time.time()}
+        )
+        return fresh
+
+
+def get_token(profile: str | None = None, *, min_ttl: float = DEFAULT_MIN_TTL) -> str:
+    """A valid access token for ``profile``, refreshing first when needed."""
+    return get_token_set(profile, min_ttl=min_ttl).access_token
+
+
+def _refresh(profile: str, entry: Mapping[str, Any], tokens: TokenSet) -> TokenSet:
+    """One refresh grant (retried once if its outcome is unknown)."""
+    settings = entry["settings"]
+    provider = entry.get("provider") or {}
+    token_endpoint = check_endpoint_url(
+        provider.get("token_endpoint"), "token_endpoint"
+    )
+    refresh_token = tokens.refresh_token
+    assert refresh_token is not None
+    body, headers = client_auth(
+        settings["client_id"],
+        settings.get("client_secret"),
+        settings.get("token_endpoint_auth_method") or "none",
+    )
+    form = {"grant_type": "refresh_token", "refresh_token": refresh_token, **body}
+
+    with HTTP(ca_file=settings.get("ca_file")) as http:
+        for attempt in (1, 2):
+            try:
+                log.debug("refreshing the access token of profile %r", profile)
+                response = http.post_form(
+                    token_endpoint, form, what="token endpoint", headers=headers
+                )
+                fresh = parse_token_response(response, requested_scope=tokens.scope)
+                break
+            except TransportError as exc:
+                if exc.code != "timeout" or attempt == 2:
+                    raise
+                log.debug("the refresh timed out; trying once more")
+            except EndpointError as exc:
+                if exc.error == "invalid_grant":
+                    _clear_if_unchanged(profile, refresh_token)
+                    raise _login_again(
+                        profile, "the provider no longer accepts the refresh token"
+                    ) from exc
+                raise
+        if fresh.id_token is not None:
+            _check_refreshed_id_token(profile, http, entry, fresh)
+
+    if fresh.refresh_token is None:
+        fresh = fresh.with_refresh_token(refresh_token)
+    if fresh.id_token is None and tokens.id_token is not None:
+        from dataclasses import replace
+
+        fresh = replace(fresh, id_token=tokens.id_token)
+    return fresh
+
+
+def _check_refreshed_id_token(
+    profile: str, http: HTTP, entry: Mapping[str, Any], fresh: TokenSet
+) -> None:
+    """OIDC Core 12.2: same iss, sub, aud and azp as the login's ID token.
+
+    A refresh whose ID token does not match is not used, and since the
+    refresh token may already have rotated, the grant is dropped.
+    """
+    from .errors import ValidationError
+    from .idtoken import validate_id_token
+
+    settings = entry["settings"]
+    provider = entry.get("provider") or {}
+    issuer = provider.get("issuer") or settings["issuer"]
+    jwks_uri = check_endpoint_url(provider.get("jwks_uri"), "jwks_uri")
+    assert fresh.id_token is not None
+    try:
+        claims = validate_id_token(
+            fresh.id_token,
+            issuer=issuer,
+            client_id=settings["client_id"],
+            nonce=None,
+            jwks=JWKS.source(
+                issuer, jwks_uri, lambda uri: http.get_json(uri, what="JWKS endpoint")
+            ),
+            access_token=fresh.access_token,
+            client_secret=settings.get("client_secret"),
+        )
+        sub = (entry.get("account") or {}).get("sub")
+        if sub is not None and claims.get("sub") != sub:
+            raise ValidationError(
+                "ID token rejected: the refreshed ID token names another user (sub)",
+                code="invalid_id_token",
+            )
+    except ValidationError:
+        _clear_if_unchanged(profile, None)
+        raise
+
+
+def _clear_if_unchanged(profile: str, failed_refresh_token: str | None) -> None:
+    """Drop the stored tokens, unless another process stored new ones already.
+
+    Called with the profile lock held. ``failed_refresh_token`` None clears
+    unconditionally (the refresh answer itself was untrustworthy).
+    """
+    try:
+        entry = read_entry(profile)
+    except StoreDamaged:
+        return
+    if entry is None:
+        return
+    stored = entry["tokens"].get("refresh_token")
+    if failed_refresh_token is not None and stored != failed_refresh_token:
+        return
+    try:
+        write_entry(profile, {**entry, "tokens": {}, "saved_at": time.time()})
+    except OSError as exc:  # pragma: no cover - the write just worked above
+        raise LocalError(
+            f"cannot update the store: {exc.strerror}", code="store_failed"
+        ) from exc

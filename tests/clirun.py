@@ -1,0 +1,60 @@
+"""Running the real ``oauthcli`` command from tests, as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from localprovider import LocalProvider
+
+_DROPPED = (
+    "BROWSER",
+    "DISPLAY",
+    "WAYLAND_DISPLAY",
+    "SSH_CONNECTION",
+    "OAUTHCLI_PROFILE",
+)
+
+
+def cli_env(home: Path, browser: str | None, **extra: str) -> dict[str, str]:
+    """The environment of a user with this OAUTHCLI_HOME and BROWSER."""
+    env = {key: value for key, value in os.environ.items() if key not in _DROPPED}
+    env["OAUTHCLI_HOME"] = str(home)
+    if browser is not None:
+        env["BROWSER"] = browser
+    env.update(extra)
+    return env
+
+
+def oauthcli(
+    *args: str, env: Mapping[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m oauthcli ARGS`` and capture its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "oauthcli", *args],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def login_args(
+    provider: LocalProvider, client_id: str = "cli-app", *more: str
+) -> list[str]:
+    return ["login", "--issuer", provider.issuer, "--client-id", client_id, *more]
+
+
+def stored(home: Path, profile: str = "default") -> dict[str, Any] | None:
+    """The profile's store document as JSON, or None."""
+    path = home / "profiles" / f"{profile}.json"
+    if not path.exists():
+        return None
+    document: dict[str, Any] = json.loads(path.read_text())
+    return document

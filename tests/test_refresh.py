@@ -1,0 +1,221 @@
+"""Silent refresh against the real provider, many processes at once.
+
+The local provider rotates refresh tokens and revokes the whole grant when a
+rotated one is presented again, so any race between refreshing processes
+shows up as logged-out users and extra grants in its event log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from clirun import cli_env, login_args, oauthcli, stored
+from localprovider import LocalProvider, ProviderFactory
+from oauthcli.errors import LoginRequired
+from oauthcli.refresh import get_token, get_token_set
+from oauthcli.store import profile_lock, write_entry
+
+
+@pytest.fixture
+def logged_in(
+    provider: LocalProvider, oauthcli_home: Path, http_browser: str
+) -> Iterator[dict[str, str]]:
+    """A user logged in as 'default' whose access token has just expired."""
+    env = cli_env(oauthcli_home, http_browser)
+    result = oauthcli(*login_args(provider), env=env)
+    assert result.returncode == 0, result.stderr
+    expire_access_token(oauthcli_home)
+    yield env
+
+
+def expire_access_token(home: Path, profile: str = "default") -> None:
+    document = stored(home, profile)
+    assert document is not None
+    document["tokens"]["expires_at"] = time.time() - 10
+    os.environ["OAUTHCLI_HOME"] = str(home)
+    write_entry(profile, document)
+
+
+def test_an_expired_token_is_refreshed_and_the_rotated_refresh_token_stored(
+    provider: LocalProvider, logged_in: dict[str, str], oauthcli_home: Path
+) -> None:
+    before = stored(oauthcli_home)
+    assert before is not None
+    grants = provider.count_grants("refresh_token")
+
+    result = oauthcli("token", env=logged_in)
+
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip()
+    after = stored(oauthcli_home)
+    assert after is not None
+    assert token == after["tokens"]["access_token"] != before["tokens"]["access_token"]
+    assert (
+        after["tokens"]["refresh_token"] != before["tokens"]["refresh_token"]
+    )  # TOK-09
+    assert after["tokens"]["expires_at"] > time.time() + 60
+    assert provider.count_grants("refresh_token") == grants + 1
+    assert provider.introspect(token)["active"] is True
+    assert token not in result.stderr
+
+
+@pytest.mark.parametrize("processes", [16])
+def test_st_12_c13_concurrent_processes_cause_exactly_one_refresh(
+    provider: LocalProvider, logged_in: dict[str, str], processes: int
+) -> None:
+    grants = provider.count_grants("refresh_token")
+    running = [
+        subprocess.Popen(
+            [sys.executable, "-m", "oauthcli", "token"],
+            env=logged_in,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    outputs = [process.communicate(timeout=120) for process in running]
+
+    assert [process.returncode for process in running] == [0] * processes, outputs
+    tokens = {stdout.strip() for stdout, _ in outputs}
+    assert len(tokens) == 1
+    assert provider.count_grants("refresh_token") == grants + 1
+    assert provider.count_grants("refresh_token", error=True) == 0
+    assert provider.introspect(tokens.pop())["active"] is True
+
+
+def test_st_13_threads_in_one_process_share_one_refresh(
+    provider: LocalProvider, logged_in: dict[str, str]
+) -> None:
+    grants = provider.count_grants("refresh_token")
+    results: list[str] = []
+    errors: list[BaseException] = []
+
+    def ask() -> None:
+        try:
+            results.append(get_token())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert len(set(results)) == 1
+    assert len(results) == 8
+    assert provider.count_grants("refresh_token") == grants + 1
+
+
+def test_min_ttl_refreshes_a_token_that_is_still_valid(
+    provider: LocalProvider, logged_in: dict[str, str], oauthcli_home: Path
+) -> None:
+    assert oauthcli("token", env=logged_in).returncode == 0
+    grants = provider.count_grants("refresh_token")
+    assert oauthcli("token", env=logged_in).returncode == 0
+    assert provider.count_grants("refresh_token") == grants  # still fresh
+    result = oauthcli("token", "--min-ttl", "100000", env=logged_in)
+    assert result.returncode == 0
+    assert provider.count_grants("refresh_token") == grants + 1
+
+
+def test_token_json_never_shows_the_refresh_token(
+    logged_in: dict[str, str], oauthcli_home: Path
+) -> None:
+    result = oauthcli("token", "--format", "json", env=logged_in)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert set(document) == {"access_token", "token_type", "expires_at", "scope"}
+    assert document["token_type"] == "Bearer"
+    assert document["expires_at"].endswith("Z")
+    assert "openid" in document["scope"]
+    entry = stored(oauthcli_home)
+    assert entry is not None
+    assert entry["tokens"]["refresh_token"] not in result.stdout
+
+
+def test_invalid_grant_clears_the_tokens_and_says_log_in_again(
+    make_provider: ProviderFactory, oauthcli_home: Path, http_browser: str
+) -> None:
+    first = make_provider()
+    env = cli_env(oauthcli_home, http_browser)
+    assert oauthcli(*login_args(first), env=env).returncode == 0
+    # Revoking at the provider makes the stored refresh token worthless.
+    entry = stored(oauthcli_home)
+    assert entry is not None
+    import httpx
+
+    revoked = httpx.post(
+        first.metadata()["revocation_endpoint"],
+        data={"token": entry["tokens"]["refresh_token"], "client_id": "cli-app"},
+        trust_env=False,
+    )
+    assert revoked.status_code == 200
+    expire_access_token(oauthcli_home)
+
+    result = oauthcli("token", env=env)
+
+    assert result.returncode == 3
+    assert "log in again" in result.stderr
+    assert first.count_grants("refresh_token", error=True) == 1
+    after = stored(oauthcli_home)
+    assert after is not None
+    assert after["tokens"] == {}
+    assert after["settings"]["client_id"] == "cli-app"  # settings kept for re-login
+    status = oauthcli("status", env=env)
+    assert status.returncode == 3
+
+
+def test_st_15_compare_and_clear_keeps_a_newer_refresh_token(
+    provider: LocalProvider, logged_in: dict[str, str], oauthcli_home: Path
+) -> None:
+    from oauthcli.refresh import _clear_if_unchanged
+
+    entry = stored(oauthcli_home)
+    assert entry is not None
+    old = entry["tokens"]["refresh_token"]
+    entry["tokens"]["refresh_token"] = "newer-one-from-another-process"
+    write_entry("default", entry)
+    with profile_lock("default"):
+        _clear_if_unchanged("default", old)  # the slow process's failed token
+    kept = stored(oauthcli_home)
+    assert kept is not None
+    assert kept["tokens"]["refresh_token"] == "newer-one-from-another-process"
+    with profile_lock("default"):
+        _clear_if_unchanged("default", "newer-one-from-another-process")
+    cleared = stored(oauthcli_home)
+    assert cleared is not None
+    assert cleared["tokens"] == {}
+
+
+def test_no_refresh_token_means_exit_3_and_status_says_unavailable(
+    logged_in: dict[str, str], oauthcli_home: Path
+) -> None:
+    entry = stored(oauthcli_home)
+    assert entry is not None
+    entry["tokens"]["refresh_token"] = None
+    write_entry("default", entry)
+
+    result = oauthcli("token", env=logged_in)
+    assert result.returncode == 3
+    assert "no refresh token" in result.stderr
+    status = oauthcli("status", env=logged_in)
+    assert status.returncode == 3
+    assert "Refresh:   unavailable" in status.stdout
+
+
+def test_the_python_api_raises_login_required_without_a_login(
+    oauthcli_home: Path,
+) -> None:
+    with pytest.raises(LoginRequired):
+        get_token_set("nobody")
