@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,13 +27,13 @@ from oauthcli.store import profile_lock, write_entry
 @pytest.fixture
 def logged_in(
     provider: LocalProvider, oauthcli_home: Path, http_browser: str
-) -> Iterator[dict[str, str]]:
+) -> dict[str, str]:
     """A user logged in as 'default' whose access token has just expired."""
     env = cli_env(oauthcli_home, http_browser)
     result = oauthcli(*login_args(provider), env=env)
     assert result.returncode == 0, result.stderr
     expire_access_token(oauthcli_home)
-    yield env
+    return env
 
 
 def expire_access_token(home: Path, profile: str = "default") -> None:
