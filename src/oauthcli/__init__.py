@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from .auth import BearerAuth, RequestsBearerAuth
     from .constants import OAuth2Constants
     from .errors import (
         AuthorizationError,
@@ -25,30 +26,38 @@ if TYPE_CHECKING:
         TransportError,
         ValidationError,
     )
-    from .login import login
+    from .login import LoginResult, login
     from .oauth2 import OAuth2
     from .pkce import PKCE
+    from .refresh import get_token, get_token_set
+    from .revocation import logout
     from .state import CSRFState
     from .tokens import TokenSet
 
 __all__ = [
     "PKCE",
     "AuthorizationError",
+    "BearerAuth",
     "CSRFState",
     "CallbackRejected",
     "Cancelled",
     "EndpointError",
     "LocalError",
     "LoginRequired",
+    "LoginResult",
     "OAuth2",
     "OAuth2Constants",
     "OAuthCLIError",
     "ProviderError",
+    "RequestsBearerAuth",
     "TokenSet",
     "TransportError",
     "ValidationError",
     "__version__",
+    "get_token",
+    "get_token_set",
     "login",
+    "logout",
 ]
 
 _WHERE = {
@@ -58,6 +67,12 @@ _WHERE = {
     "OAuth2Constants": "constants",
     "TokenSet": "tokens",
     "login": "login",
+    "LoginResult": "login",
+    "get_token": "refresh",
+    "get_token_set": "refresh",
+    "logout": "revocation",
+    "BearerAuth": "auth",
+    "RequestsBearerAuth": "auth",
     "AuthorizationError": "errors",
     "CallbackRejected": "errors",
     "Cancelled": "errors",
