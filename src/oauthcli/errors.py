@@ -21,9 +21,6 @@ No message ever contains a token, code, verifier, state, nonce or secret.
 
 from __future__ import annotations
 
-import re
-import unicodedata
-
 __all__ = [
     "AuthorizationError",
     "CallbackRejected",
@@ -38,8 +35,12 @@ __all__ = [
     "sanitize",
 ]
 
-# RFC 6749 appendix A.7: error codes are printable ASCII without '"' and '\'.
-_RFC_ERROR_CODE = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]{1,128}")
+
+def _is_rfc_error_code(text: str) -> bool:
+    """RFC 6749 appendix A.7: printable ASCII without '"' and '\\'."""
+    return 0 < len(text) <= 128 and all(
+        " " <= ch <= "~" and ch not in '"\\' for ch in text
+    )
 
 
 def sanitize(text: str, limit: int = 300) -> str:
@@ -49,6 +50,8 @@ def sanitize(text: str, limit: int = 300) -> str:
     bidirectional overrides, unassigned code points) becomes a space, runs of
     whitespace collapse, and the result is cut to ``limit`` characters.
     """
+    import unicodedata  # only when provider text is shown
+
     cleaned = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in text)
     cleaned = " ".join(cleaned.split())
     if len(cleaned) > limit:
@@ -85,7 +88,7 @@ class ProviderError(OAuthCLIError):
         self.error = error
         self.error_description = error_description
         self.error_uri = error_uri
-        shown = error if _RFC_ERROR_CODE.fullmatch(error) else sanitize(error, 64)
+        shown = error if _is_rfc_error_code(error) else sanitize(error, 64)
         message = f"{context} answered {shown}"
         if error_description:
             message += f": {sanitize(error_description)}"

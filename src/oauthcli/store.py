@@ -13,19 +13,18 @@ through it and must start fast.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import os
-import re
 import stat
-import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 from .errors import LocalError
+
+TYPE_CHECKING = False  # typing and pathlib cost milliseconds on the token path
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -41,8 +40,10 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-_PROFILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 MAX_STORE_BYTES = 1 << 20
+_NAME_CHARS = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
+)
 
 
 class StoreDamaged(LocalError):
@@ -51,29 +52,50 @@ class StoreDamaged(LocalError):
     code = "store_damaged"
 
 
-def home() -> Path:
-    """Where oauthcli keeps its files."""
+def _home() -> str:
     override = os.environ.get("OAUTHCLI_HOME")
     if override:
-        return Path(override).expanduser()
+        return os.path.expanduser(override)
     import platformdirs
 
-    return platformdirs.user_data_path("oauthcli", appauthor=False)
+    return str(platformdirs.user_data_path("oauthcli", appauthor=False))
 
 
-def profile_path(profile: str) -> Path:
-    if not _PROFILE_NAME.fullmatch(profile):
+def home() -> Path:
+    """Where oauthcli keeps its files."""
+    from pathlib import Path
+
+    return Path(_home())
+
+
+def _valid_name(profile: str) -> bool:
+    return (
+        0 < len(profile) <= 64
+        and profile[0] not in ".-"
+        and all(ch in _NAME_CHARS for ch in profile)
+    )
+
+
+def _profile_file(profile: str) -> str:
+    if not _valid_name(profile):
         raise LocalError(
             f"invalid profile name {profile!r}: use letters, digits, '.', '_' or '-'",
             code="invalid_argument",
         )
-    return home() / "profiles" / f"{profile}.json"
+    return os.path.join(_home(), "profiles", f"{profile}.json")
 
 
-def _check_private_dir(path: Path) -> None:
+def profile_path(profile: str) -> Path:
+    """The store file of ``profile`` (which need not exist)."""
+    from pathlib import Path
+
+    return Path(_profile_file(profile))
+
+
+def _check_private_dir(path: str) -> None:
     """Create ``path`` 0700 if needed; refuse a symlink or another owner's dir."""
     try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.makedirs(path, mode=0o700, exist_ok=True)
         info = os.lstat(path)
     except OSError as exc:
         raise LocalError(
@@ -94,7 +116,7 @@ def _check_private_dir(path: Path) -> None:
         os.chmod(path, 0o700)
 
 
-def _open_private(path: Path) -> int | None:
+def _open_private(path: str) -> int | None:
     """Open an existing store file for reading, or None if there is none."""
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
@@ -130,7 +152,7 @@ def _open_private(path: Path) -> int | None:
 
 def read_entry(profile: str) -> dict[str, Any] | None:
     """The stored document of ``profile``, None if absent; StoreDamaged if bad."""
-    path = profile_path(profile)
+    path = _profile_file(profile)
     fd = _open_private(path)
     if fd is None:
         return None
@@ -159,18 +181,20 @@ def read_entry(profile: str) -> dict[str, Any] | None:
 
 def write_entry(profile: str, document: dict[str, Any]) -> Path:
     """Atomically replace the stored document of ``profile``."""
-    path = profile_path(profile)
-    _check_private_dir(path.parent.parent)
-    _check_private_dir(path.parent)
-    if path.is_symlink():
+    import tempfile  # not on the fast read path
+    from pathlib import Path
+
+    path = _profile_file(profile)
+    directory = os.path.dirname(path)
+    _check_private_dir(os.path.dirname(directory))
+    _check_private_dir(directory)
+    if os.path.islink(path):
         raise LocalError(
             f"the store file {path} is a symlink; refusing to write through it",
             code="store_failed",
         )
     data = json.dumps({**document, "version": SCHEMA_VERSION}, indent=2).encode("utf-8")
-    import tempfile  # not on the fast read path
-
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    fd, temp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -178,14 +202,16 @@ def write_entry(profile: str, document: dict[str, Any]) -> Path:
             os.fsync(handle.fileno())
         os.replace(temp, path)
     except BaseException:
+        import contextlib
+
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
-    _fsync_dir(path.parent)
-    return path
+    _fsync_dir(directory)
+    return Path(path)
 
 
-def _fsync_dir(path: Path) -> None:
+def _fsync_dir(path: str) -> None:
     if os.name != "posix":  # pragma: no cover - directories cannot be fsynced there
         return
     fd = os.open(path, os.O_RDONLY)
@@ -197,74 +223,91 @@ def _fsync_dir(path: Path) -> None:
 
 def set_aside(profile: str) -> Path | None:
     """Move a damaged store file aside (kept for inspection); return its new path."""
-    path = profile_path(profile)
-    if not path.exists() or path.is_symlink():
+    from pathlib import Path
+
+    path = _profile_file(profile)
+    if not os.path.exists(path) or os.path.islink(path):
         return None
-    target = path.with_name(f"{path.name}.damaged-{int(time.time())}")
+    target = f"{path}.damaged-{int(time.time())}"
     os.replace(path, target)
-    return target
+    return Path(target)
 
 
 def delete_entry(profile: str) -> bool:
     """Remove the stored login of ``profile``; False if there was none."""
     try:
-        os.unlink(profile_path(profile))
+        os.unlink(_profile_file(profile))
     except FileNotFoundError:
         return False
     return True
 
 
-_THREAD_LOCKS: dict[str, threading.Lock] = {}
-_THREAD_LOCKS_GUARD = threading.Lock()
 LOCK_TIMEOUT = 60.0
+_THREAD_LOCKS: dict[str, Any] = {}
 
 
-@contextlib.contextmanager
-def profile_lock(profile: str, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+class profile_lock:  # used like a function: ``with profile_lock(p):``
     """Hold the profile's lock across threads and processes.
 
     The lock file sits next to the store file in the 0700 directory;
-    ``filelock`` opens it with ``O_NOFOLLOW`` and never truncates it.
+    ``filelock`` opens it with ``O_NOFOLLOW`` and never truncates it. Threads
+    of one process also queue on an in-process lock first.
     """
-    import filelock
 
-    path = profile_path(profile)
-    _check_private_dir(path.parent.parent)
-    _check_private_dir(path.parent)
-    with _THREAD_LOCKS_GUARD:
-        thread_lock = _THREAD_LOCKS.setdefault(profile, threading.Lock())
-    if not thread_lock.acquire(timeout=timeout):
-        raise LocalError(
-            f"timed out waiting for another thread using profile {profile!r}",
-            code="store_failed",
-        )
-    try:
+    def __init__(self, profile: str, timeout: float = LOCK_TIMEOUT) -> None:
+        self.profile = profile
+        self.timeout = timeout
+        self._file_lock: Any = None
+        self._thread_lock: Any = None
+
+    def __enter__(self) -> None:
+        import threading
+
+        import filelock
+
+        path = _profile_file(self.profile)
+        _check_private_dir(os.path.dirname(os.path.dirname(path)))
+        _check_private_dir(os.path.dirname(path))
+        # dict.setdefault is atomic: racing threads all get the same lock.
+        thread_lock = _THREAD_LOCKS.setdefault(self.profile, threading.Lock())
+        if not thread_lock.acquire(timeout=self.timeout):
+            raise LocalError(
+                f"timed out waiting for another thread using profile {self.profile!r}",
+                code="store_failed",
+            )
+        self._thread_lock = thread_lock
         lock = filelock.FileLock(
-            str(path.with_suffix(".lock")), timeout=timeout, mode=0o600
+            path.removesuffix(".json") + ".lock", timeout=self.timeout, mode=0o600
         )
         try:
-            with lock:
-                yield
+            lock.acquire()
         except filelock.Timeout as exc:
+            thread_lock.release()
             raise LocalError(
-                f"timed out after {timeout:g} s waiting for another oauthcli process "
-                f"using profile {profile!r}",
+                f"timed out after {self.timeout:g} s waiting for another oauthcli "
+                f"process using profile {self.profile!r}",
                 code="store_failed",
             ) from exc
-    finally:
-        thread_lock.release()
+        except BaseException:
+            thread_lock.release()
+            raise
+        self._file_lock = lock
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self._file_lock.release()
+        finally:
+            self._thread_lock.release()
 
 
 def list_profiles() -> list[str]:
     """The names of the stored profiles, sorted."""
-    directory = home() / "profiles"
     try:
-        names = os.listdir(directory)
+        names = os.listdir(os.path.join(_home(), "profiles"))
     except FileNotFoundError:
         return []
     return sorted(
         name.removesuffix(".json")
         for name in names
-        if name.endswith(".json")
-        and _PROFILE_NAME.fullmatch(name.removesuffix(".json"))
+        if name.endswith(".json") and _valid_name(name.removesuffix(".json"))
     )
