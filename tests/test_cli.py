@@ -49,7 +49,7 @@ def test_exit_codes_are_documented_in_help(oauthcli_home: Path) -> None:
 
 def test_login_without_issuer_is_a_one_line_error(oauthcli_home: Path) -> None:
     result = run("login", home=oauthcli_home)
-    assert result.returncode == 1
+    assert result.returncode == 2  # a usage error
     assert result.stderr.count("\n") == 1
     assert "--issuer and --client-id are required" in result.stderr
 
@@ -68,7 +68,7 @@ def test_a_bad_port_is_refused_before_anything_happens(
         port,
         home=oauthcli_home,
     )
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "invalid port" in result.stderr
 
 
@@ -182,3 +182,164 @@ def test_debug_output_shows_the_steps_and_never_a_secret(
     for name in ("access_token", "refresh_token", "id_token"):
         assert document["tokens"][name] not in result.stderr
     assert "code=" not in result.stderr.split("open this URL")[-1].split("Waiting")[-1]
+
+
+def test_verbose_after_the_command_shows_the_steps(
+    provider: LocalProvider, oauthcli_home: Path, http_browser: str
+) -> None:
+    result = run(
+        "login",
+        "-v",
+        "--issuer",
+        provider.issuer,
+        "--client-id",
+        "cli-app",
+        home=oauthcli_home,
+        BROWSER=http_browser,
+    )
+    assert result.returncode == 0, result.stderr
+    for step in (
+        "found the provider's metadata",
+        "listening for the redirect on http://127.0.0.1:",
+        "redeeming the authorization code",
+        "the ID token is valid",
+        "stored the login in",
+    ):
+        assert step in result.stderr
+
+
+def test_version_is_printed(oauthcli_home: Path) -> None:
+    from oauthcli import __version__
+
+    result = run("--version", home=oauthcli_home)
+    assert result.stdout.strip() == f"oauthcli {__version__}"
+
+
+@pytest.mark.parametrize("profile", ["../x", "a b/c", ""])
+def test_a_bad_profile_name_fails_before_the_browser_opens(
+    profile: str, oauthcli_home: Path, tmp_path: Path
+) -> None:
+    marker = tmp_path / "browser-ran"
+    result = run(
+        "login",
+        "--issuer",
+        "http://127.0.0.1:9",
+        "--client-id",
+        "x",
+        "--profile",
+        profile,
+        home=oauthcli_home,
+        BROWSER=f"touch {marker} %s",
+    )
+    assert result.returncode == 2
+    assert "profile" in result.stderr
+    assert not marker.exists()
+
+
+def test_an_unusable_oauthcli_home_fails_before_the_browser_opens(
+    tmp_path: Path,
+) -> None:
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")
+    result = run(
+        "login",
+        "--issuer",
+        "http://127.0.0.1:9",
+        "--client-id",
+        "x",
+        home=not_a_directory,
+    )
+    assert result.returncode == 1
+    assert "cannot create the store directory" in result.stderr
+
+
+@pytest.mark.parametrize("timeout", ["nan", "inf", "0", "-1", "1e9"])
+def test_a_timeout_that_is_not_a_sane_number_is_a_usage_error(
+    timeout: str, oauthcli_home: Path
+) -> None:
+    result = run(
+        "login",
+        "--issuer",
+        "http://127.0.0.1:9",
+        "--client-id",
+        "x",
+        "--timeout",
+        timeout,
+        home=oauthcli_home,
+    )
+    assert result.returncode == 2
+    assert "--timeout" in result.stderr
+
+
+def test_an_unreachable_issuer_says_why(oauthcli_home: Path) -> None:
+    result = run(
+        "login",
+        "--issuer",
+        "http://127.0.0.1:9",
+        "--client-id",
+        "x",
+        home=oauthcli_home,
+    )
+    assert result.returncode == 1
+    assert "connection refused" in result.stderr
+    assert "check the issuer URL" in result.stderr
+
+
+def test_another_client_id_does_not_inherit_the_stored_ports(
+    provider: LocalProvider, oauthcli_home: Path, http_browser: str
+) -> None:
+    store_tokens(oauthcli_home, time.time() + 3600)
+    entry = json.loads((oauthcli_home / "profiles" / "default.json").read_text())
+    entry["settings"] = {
+        "issuer": provider.issuer,
+        "client_id": "cli-fixed-ports",
+        "redirect_ports": [8020, 8021, 8022],
+    }
+    write_entry("default", entry)
+    result = run(
+        "login",
+        "--client-id",
+        "cli-app",
+        "--issuer",
+        provider.issuer,
+        home=oauthcli_home,
+        BROWSER=http_browser,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "return to http://127.0.0.1:802" not in result.stderr
+
+
+def test_an_issuer_without_discovery_is_announced_before_the_fallback(
+    oauthcli_home: Path,
+) -> None:
+    import http.server
+    import threading
+
+    class NotFound(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_error(404)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        issuer = f"http://127.0.0.1:{server.server_address[1]}/tenant-typo"
+        result = run(
+            "login",
+            "--issuer",
+            issuer,
+            "--client-id",
+            "x",
+            "--no-browser",
+            "--timeout",
+            "1",
+            home=oauthcli_home,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 1
+    assert "publishes no discovery document" in result.stderr
+    assert f"{issuer}/authorize" in result.stderr

@@ -18,6 +18,7 @@ from .cli import (
     EXIT_ERROR,
     EXIT_LOGIN_REQUIRED,
     EXIT_OK,
+    EXIT_USAGE,
     _default_profile,
     _fresh_access_token,
 )
@@ -38,24 +39,44 @@ examples:
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _output_options() -> argparse.ArgumentParser:
+    """-v and --debug, accepted before or after the command name."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the steps",
+    )
+    options.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show HTTP exchanges (URLs without queries) and tracebacks",
+    )
+    return options
 
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    output = _output_options()
     parser = argparse.ArgumentParser(
         prog="oauthcli",
         description="Log in with OAuth 2.0 / OpenID Connect; hand out access tokens.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[output],
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="show the steps")
     parser.add_argument(
-        "--debug",
-        action="store_true",
-        help="show HTTP exchanges (secrets redacted) and tracebacks",
+        "--version", action="version", version=f"oauthcli {__version__}"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     login = commands.add_parser(
         "login",
+        parents=[output],
         help="log in through the browser and store the tokens",
         description="Log in through the browser (authorization code + PKCE, "
         "loopback redirect) and store the tokens under a profile.",
@@ -122,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     profile_help = "profile to use (default: OAUTHCLI_PROFILE, else 'default')"
     token = commands.add_parser(
         "token",
+        parents=[output],
         help="print a valid access token, refreshing it first when needed",
         description="Print a valid access token and a newline on stdout, "
         "refreshing it first when it expires within --min-ttl seconds. "
@@ -148,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser(
         "status",
+        parents=[output],
         help="show who is logged in and until when",
         description="Show the profile's issuer, account, token expiry, scopes, "
         "whether refresh is possible and where tokens are stored. "
@@ -158,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     logout = commands.add_parser(
         "logout",
+        parents=[output],
         help="revoke the tokens at the provider and forget them here",
         description="Revoke the refresh and access tokens at the provider's "
         "revocation endpoint (RFC 7009), then delete the local entry. A failed "
@@ -172,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser(
         "profiles",
+        parents=[output],
         help="list the stored profiles",
         description="List the stored profiles on stdout; the default one is "
         "marked with '*'.",
@@ -184,8 +209,17 @@ def _fail(message: str, code: int = EXIT_ERROR) -> int:
     return code
 
 
+def _profile(args: argparse.Namespace) -> str:
+    """--profile, else OAUTHCLI_PROFILE, else default; an empty name is refused."""
+    from .errors import LocalError
+
+    if args.profile == "":
+        raise LocalError("--profile must not be empty", code="invalid_argument")
+    return str(args.profile or _default_profile())
+
+
 def _setup_logging(args: argparse.Namespace) -> None:
-    if not (args.verbose or args.debug):
+    if not (getattr(args, "verbose", False) or getattr(args, "debug", False)):
         return
     import logging
 
@@ -193,11 +227,11 @@ def _setup_logging(args: argparse.Namespace) -> None:
     handler.setFormatter(logging.Formatter("oauthcli: %(message)s"))
     logger = logging.getLogger("oauthcli")
     logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG if args.debug else logging.INFO)
+    logger.setLevel(logging.DEBUG if getattr(args, "debug", False) else logging.INFO)
 
 
 def _cmd_token(args: argparse.Namespace) -> int:
-    profile = args.profile or _default_profile()
+    profile = _profile(args)
     token = _fresh_access_token(profile, args.min_ttl)
     if token is not None and args.format == "raw":
         sys.stdout.write(f"{token}\n")
@@ -235,7 +269,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
     from .store import StoreDamaged, profile_path, read_entry
 
-    profile = args.profile or _default_profile()
+    profile = _profile(args)
     report: dict[str, Any] = {"profile": profile, "logged_in": False, "store": "file"}
     try:
         entry = read_entry(profile)
@@ -303,7 +337,7 @@ def _cmd_logout(args: argparse.Namespace) -> int:
     from .revocation import logout
     from .store import list_profiles
 
-    profiles = list_profiles() if args.all else [args.profile or _default_profile()]
+    profiles = list_profiles() if args.all else [_profile(args)]
     status = EXIT_OK
     for profile in profiles:
         result = logout(profile, revoke_tokens=not args.no_revoke)
@@ -384,22 +418,41 @@ def _login_constants(args: argparse.Namespace, stored: dict[str, Any]) -> Any:
     )
 
 
-def _cmd_login(args: argparse.Namespace) -> int:
+def _stored_settings(profile: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The profile's stored settings, if this login is for the same client."""
     from .errors import LocalError
-    from .login import login
     from .store import StoreDamaged, read_entry
 
-    profile = args.profile or _default_profile()
-    stored: dict[str, Any] = {}
-    if not (args.issuer and args.client_id):
-        try:
-            entry = read_entry(profile)
-        except (StoreDamaged, LocalError):
-            entry = None
-        if entry is not None:
-            stored = dict(entry.get("settings") or {})
-    if args.timeout is not None and args.timeout <= 0:
-        raise LocalError("--timeout must be positive", code="invalid_argument")
+    try:
+        entry = read_entry(profile)
+    except StoreDamaged:
+        return {}
+    except LocalError as exc:
+        if exc.code == "invalid_argument":
+            raise
+        return {}
+    settings = dict((entry or {}).get("settings") or {})
+    same_issuer = args.issuer is None or args.issuer == settings.get("issuer")
+    same_client = args.client_id is None or args.client_id == settings.get("client_id")
+    return settings if same_issuer and same_client else {}
+
+
+def _cmd_login(args: argparse.Namespace) -> int:
+    import math
+
+    from .errors import LocalError
+    from .login import login
+    from .store import check_writable
+
+    profile = _profile(args)
+    check_writable(profile)  # before the user spends time in the browser
+    if args.timeout is not None and not (
+        math.isfinite(args.timeout) and 0 < args.timeout <= 86400
+    ):
+        raise LocalError(
+            "--timeout must be between 0 and 86400 seconds", code="invalid_argument"
+        )
+    stored = _stored_settings(profile, args)
     constants = _login_constants(args, stored)
     result = login(
         constants,
@@ -423,6 +476,8 @@ def _exit_code(exc: OAuthCLIError) -> int:
         return EXIT_CANCELLED
     if isinstance(exc, LoginRequired | StoreDamaged):
         return EXIT_LOGIN_REQUIRED
+    if exc.code == "invalid_argument":
+        return EXIT_USAGE
     return EXIT_ERROR
 
 
@@ -442,7 +497,7 @@ def run(arguments: Sequence[str]) -> int:
     try:
         return command(args)
     except OAuthCLIError as exc:
-        if args.debug:
+        if getattr(args, "debug", False):
             import traceback
 
             traceback.print_exc()

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ._log import log
 from .browser import Opener
 from .constants import OAuth2Constants
 from .discovery import ProviderMetadata
@@ -156,7 +157,7 @@ def _store(
                 )
                 if kept is not None:
                     tokens = tokens.with_refresh_token(kept)
-            write_entry(
+            path = write_entry(
                 profile,
                 {
                     "profile": profile,
@@ -167,6 +168,7 @@ def _store(
                     "saved_at": time.time(),
                 },
             )
+            log.info("stored the login in %s", path)
     except OSError as exc:
         raise LocalError(
             f"logged in, but the tokens could not be stored: {exc.strerror}",

@@ -94,7 +94,7 @@ class OAuth2:
         """The provider's checked metadata, discovered on first use."""
         if self._metadata is None:
             c = self.constants
-            self._metadata = discover(
+            metadata = discover(
                 self._http,
                 c.issuer,
                 overrides={
@@ -104,6 +104,15 @@ class OAuth2:
                 },
                 need_jwks=c.wants_openid,
             )
+            if not metadata.from_discovery:
+                self._notify(
+                    f"{c.issuer} publishes no discovery document; using the Auth0 "
+                    f"paths {metadata.authorization_endpoint} and "
+                    f"{metadata.token_endpoint}. Check --issuer if that is wrong."
+                )
+            else:
+                log.info("found the provider's metadata for %s", metadata.issuer)
+            self._metadata = metadata
         return self._metadata
 
     @property
@@ -182,19 +191,27 @@ class OAuth2:
                     "login's state (another program on this machine?). Still waiting."
                 ),
             )
+            log.info("listening for the redirect on %s", redirect_uri)
             self._announce(request.url, redirect_uri)
             try:
                 return server.wait(c.login_timeout)
             except LocalError as exc:
                 if exc.code == "timeout":
+                    registered = self._registered_form(redirect_uri)
                     raise LocalError(
-                        f"{exc.message}. If the provider showed an error about the "
-                        f"redirect URI, register {redirect_uri.rsplit(':', 1)[0]}"
-                        f"{c.redirect_spec().path} for this client, or use a fixed "
-                        "--port it allows",
+                        f"{exc.message}. If the browser showed an error, check that "
+                        f"client {c.client_id!r} exists at {metadata.issuer} and "
+                        f"allows the redirect URI {registered}",
                         code="timeout",
                     ) from None
                 raise
+
+    def _registered_form(self, redirect_uri: str) -> str:
+        """The redirect URI as it must be registered (RFC 8252 section 7.3)."""
+        if self.constants.redirect_spec().ports:
+            return redirect_uri
+        spec = self.constants.redirect_spec()
+        return f"http://{spec.host}{spec.path} (any port)"
 
     def _announce(self, url: str, redirect_uri: str) -> None:
         self._notify(f"To log in, open this URL in a browser:\n\n    {url}\n")
@@ -243,7 +260,7 @@ class OAuth2:
             "code_verifier": request.code_verifier,
             **body,
         }
-        log.debug("redeeming the authorization code at the token endpoint")
+        log.info("redeeming the authorization code at %s", metadata.token_endpoint)
         response = self._http.post_form(
             metadata.token_endpoint, form, what="token endpoint", headers=headers
         )
@@ -262,6 +279,7 @@ class OAuth2:
         self._check_scopes(tokens)
         if c.wants_openid:
             self.id_token_claims = self._check_id_token(tokens, request, metadata)
+            log.info("the ID token is valid (signature, iss, aud, exp, iat, nonce)")
         return tokens
 
     def _check_scopes(self, tokens: TokenSet) -> None:

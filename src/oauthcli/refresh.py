@@ -89,7 +89,7 @@ def get_token_set(
         entry, tokens = _load(profile)
         replaced = rejected is not None and tokens.access_token != rejected
         if (rejected is None or replaced) and is_fresh(tokens, min_ttl):
-            log.debug("another process refreshed the tokens; using theirs")
+            log.info("another process refreshed the tokens; using theirs")
             return tokens
         if tokens.refresh_token is None:
             raise _login_again(
@@ -126,7 +126,7 @@ def _refresh(profile: str, entry: Mapping[str, Any], tokens: TokenSet) -> TokenS
     with HTTP(ca_file=settings.get("ca_file")) as http:
         for attempt in (1, 2):
             try:
-                log.debug("refreshing the access token of profile %r", profile)
+                log.info("refreshing the access token of profile %r", profile)
                 response = http.post_form(
                     token_endpoint, form, what="token endpoint", headers=headers
                 )

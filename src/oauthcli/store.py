@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SCHEMA_VERSION",
     "StoreDamaged",
+    "check_writable",
     "delete_entry",
     "home",
     "list_profiles",
@@ -114,6 +115,13 @@ def _check_private_dir(path: str) -> None:
         )
     if stat.S_IMODE(info.st_mode) & 0o077:
         os.chmod(path, 0o700)
+
+
+def check_writable(profile: str) -> None:
+    """Fail now, not after a login, if ``profile`` cannot be stored."""
+    path = _profile_file(profile)
+    _check_private_dir(os.path.dirname(os.path.dirname(path)))
+    _check_private_dir(os.path.dirname(path))
 
 
 def _open_private(path: str) -> int | None:

@@ -103,6 +103,17 @@ def _ssl_context(ca_file: str | None) -> ssl.SSLContext:
     return context
 
 
+def _reason(exc: BaseException) -> str:
+    """The operating system's words for a connection failure."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.strerror:
+            return seen.strerror.lower()
+        seen = seen.__cause__ or seen.__context__
+    text = str(exc).split("] ")[-1].strip()
+    return text[:80] or type(exc).__name__
+
+
 def _is_tls_verification_failure(exc: BaseException) -> bool:
     seen: BaseException | None = exc
     while seen is not None:
@@ -308,7 +319,9 @@ class HTTP:
                 ) from exc
             if isinstance(exc, httpx.ConnectError):
                 raise TransportError(
-                    f"cannot connect to the {what} at {netloc}", code="connect_failed"
+                    f"cannot connect to the {what} at {netloc} ({_reason(exc)}); "
+                    "check the issuer URL and your network or proxy settings",
+                    code="connect_failed",
                 ) from exc
             raise TransportError(
                 f"HTTP request to the {what} at {netloc} failed ({type(exc).__name__})",
