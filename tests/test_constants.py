@@ -21,16 +21,16 @@ def test_port_zero_also_means_an_ephemeral_port() -> None:
 def test_a_fixed_port_and_an_ipv6_host_are_kept() -> None:
     constants = OAuth2Constants("cli", "idp.test", redirect_url="http://[::1]:8400/cb")
     spec = constants.redirect_spec()
-    assert (spec.host, spec.bind_address, spec.ports) == ("[::1]", "::1", (8400,))
+    assert (spec.host, spec.bind_addresses, spec.ports) == ("[::1]", ("::1",), (8400,))
     assert spec.uri(8400) == "http://[::1]:8400/cb"
 
 
-def test_localhost_is_sent_as_written_but_bound_on_127_0_0_1() -> None:
+def test_localhost_is_sent_as_written_and_bound_on_both_loopbacks() -> None:
     spec = OAuth2Constants(
         "cli", "idp.test", redirect_url="http://localhost/callback"
     ).redirect_spec()
     assert spec.host == "localhost"
-    assert spec.bind_address == "127.0.0.1"
+    assert spec.bind_addresses == ("127.0.0.1", "::1")
 
 
 @pytest.mark.parametrize(

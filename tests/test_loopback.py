@@ -69,8 +69,7 @@ def free_port() -> int:
 
 
 def test_c07_lbk_01_it_listens_on_loopback_only(server: LoopbackServer) -> None:
-    assert server._server is not None
-    assert server._server.socket.getsockname()[0] == "127.0.0.1"
+    assert server.addresses == ["127.0.0.1"]
     assert server.redirect_uri == f"http://127.0.0.1:{server.port}/callback"
 
 
@@ -83,8 +82,7 @@ def test_ipv6_redirect_listens_on_ipv6_loopback_only() -> None:
     except OSError:
         pytest.skip("::1 is not configured on this machine")
     with listener:
-        assert listener._server is not None
-        assert listener._server.socket.getsockname()[0] == "::1"
+        assert listener.addresses == ["::1"]
         assert listener.redirect_uri.startswith("http://[::1]:")
 
 
@@ -318,9 +316,97 @@ def test_a_browser_that_disconnects_early_does_not_lose_the_code() -> None:
             on_forged=lambda: forged.append("forged"),
         )
         send_and_close(listener.port, "/callback?code=evil&state=wrong")
-        send_and_close(listener.port, f"/callback?code=abc&state={STATE}")
-        assert listener.wait(timeout=5) == "abc"
         deadline = time.monotonic() + 5
         while not forged and time.monotonic() < deadline:
             time.sleep(0.01)
+        send_and_close(listener.port, f"/callback?code=abc&state={STATE}")
+        assert listener.wait(timeout=5) == "abc"
     assert forged == ["forged"]
+
+
+def ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+def test_localhost_listens_on_both_loopbacks_so_no_one_can_take_the_other() -> None:
+    if not ipv6_loopback():
+        pytest.skip("::1 is not configured on this machine")
+    with LoopbackServer(spec(host="localhost")) as listener:
+        assert sorted(listener.addresses) == ["127.0.0.1", "::1"]
+        with (
+            socket.socket(socket.AF_INET6) as attacker,
+            pytest.raises(OSError, match="in use"),
+        ):
+            attacker.bind(("::1", listener.port))
+        request = request_for(listener)
+        listener.serve(lambda params: validate_callback(params, request))
+        response = raw(
+            listener.port,
+            f"GET /callback?code=v6&state={STATE} HTTP/1.1\r\n"
+            f"Host: localhost:{listener.port}\r\n\r\n".encode(),
+            host="::1",
+        )
+        assert status(response) == 200
+        assert listener.wait(timeout=5) == "v6"
+
+
+def test_localhost_with_a_fixed_port_taken_on_ipv6_fails_at_once() -> None:
+    if not ipv6_loopback():
+        pytest.skip("::1 is not configured on this machine")
+    with socket.socket(socket.AF_INET6) as other:
+        other.bind(("::1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        with pytest.raises(LocalError) as caught:
+            LoopbackServer(spec(port, host="localhost")).bind()
+    assert caught.value.code == "port_in_use"
+
+
+def test_trickling_connections_cannot_lock_out_the_callback() -> None:
+    from oauthcli import loopback
+
+    with LoopbackServer(spec()) as listener:
+        request = request_for(listener)
+        listener.serve(lambda params: validate_callback(params, request))
+        trickling = []
+        for _ in range(loopback.MAX_CONNECTIONS + 4):
+            conn = socket.create_connection(("127.0.0.1", listener.port))
+            conn.sendall(b"G")  # a request line that never finishes
+            trickling.append(conn)
+        try:
+            time.sleep(0.3)  # let the listener accept them all
+            started = time.monotonic()
+            response = get(listener.port, f"/callback?code=abc&state={STATE}")
+            assert status(response) == 200
+            assert listener.wait(timeout=5) == "abc"
+            assert time.monotonic() - started < 3
+        finally:
+            for conn in trickling:
+                conn.close()
+
+
+def test_a_connection_that_never_finishes_its_request_is_cut_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from oauthcli import loopback
+
+    monkeypatch.setattr(loopback, "REQUEST_DEADLINE", 0.5)
+    with LoopbackServer(spec()) as listener:
+        request = request_for(listener)
+        listener.serve(lambda params: validate_callback(params, request))
+        with socket.create_connection(("127.0.0.1", listener.port)) as conn:
+            conn.settimeout(5)
+            started = time.monotonic()
+            for _ in range(20):  # one byte every 0.1 s: each read is quick
+                try:
+                    conn.sendall(b"G")
+                except OSError:
+                    break
+                time.sleep(0.1)
+            conn.recv(100)
+            assert time.monotonic() - started < 1.9

@@ -27,9 +27,16 @@ class RedirectSpec:
     ports: tuple[int, ...]
 
     @property
-    def bind_address(self) -> str:
-        """The loopback address to listen on; never a wildcard."""
-        return "::1" if self.host == "[::1]" else "127.0.0.1"
+    def bind_addresses(self) -> tuple[str, ...]:
+        """The loopback addresses to listen on, all on one port; never a wildcard.
+
+        ``localhost`` gets both families: a browser may resolve it to either.
+        """
+        if self.host == "[::1]":
+            return ("::1",)
+        if self.host == "localhost":
+            return ("127.0.0.1", "::1")
+        return ("127.0.0.1",)
 
     def uri(self, port: int) -> str:
         return f"http://{self.host}:{port}{self.path}"

@@ -1,19 +1,27 @@
 """The loopback listener that receives the redirect back (RFC 8252 section 7.3).
 
-It binds 127.0.0.1 (or ::1) only, never a wildcard address, and is listening
-before any browser opens. An ephemeral port is the default; fixed ports are
-tried in order, and a port some other process answers on is skipped, so a
-server holding the wildcard address cannot receive our callback (issue C01).
+It binds loopback addresses only, never a wildcard: 127.0.0.1 for a
+``127.0.0.1`` redirect, ::1 for ``[::1]``, and both on the same port for
+``localhost`` (a browser may try either, and a port left free on the other
+family could be taken by another local user to receive the code). It is
+listening before any browser opens. An ephemeral port is the default; fixed
+ports are tried in order, and a port some other process answers on is
+skipped, so a server holding the wildcard address cannot receive our
+callback (issue C01).
 
-Each connection has its own thread and read timeout, the number of
-connections is capped, and only ``GET <redirect path>`` with the right
-``Host`` is a callback. A callback without this login's ``state`` is answered
-400 and ignored: the login keeps waiting, so that a local process cannot end
-it. Nothing the listener receives is logged.
+Each connection has its own thread and must deliver its request within
+``REQUEST_DEADLINE`` seconds in all; when every slot is taken, the oldest
+connection that has not sent its request yet is dropped, so idle or
+trickling sockets cannot lock the real callback out. Only
+``GET <redirect path>`` with the right ``Host`` is a callback. A callback
+without this login's ``state`` is answered 400 and ignored: the login keeps
+waiting, so that a local process cannot end it. Nothing the listener
+receives is logged.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import html
 import http.server
@@ -24,7 +32,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ._log import log
@@ -43,7 +51,8 @@ __all__ = ["CallbackOutcome", "LoopbackServer"]
 
 
 MAX_CONNECTIONS = 64
-CONNECTION_TIMEOUT = 10.0
+CONNECTION_TIMEOUT = 10.0  # per read
+REQUEST_DEADLINE = 10.0  # for the whole request line and headers
 MAX_REQUEST_LINE = 16 * 1024
 
 Validator = Callable[[dict[str, str]], str]
@@ -53,7 +62,7 @@ Validator = Callable[[dict[str, str]], str]
 class CallbackOutcome:
     """The end of a login's wait: a code, or the error that ended it."""
 
-    code: str | None = None
+    code: str | None = field(default=None, repr=False)
     error: OAuthCLIError | None = None
 
 
@@ -95,6 +104,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Never log requests: their query strings carry codes."""
 
+    def handle(self) -> None:
+        shared = self.server.shared
+        shared.waiting(self.connection)
+        deadline = threading.Timer(REQUEST_DEADLINE, _drop, (self.connection,))
+        deadline.daemon = True
+        deadline.start()
+        try:
+            super().handle()
+        finally:
+            deadline.cancel()
+            shared.done(self.connection)
+
     def _respond(self, status: int, title: str, body: str) -> None:
         content = _page(title, body)
         self.send_response(status)
@@ -114,8 +135,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _host_is_ours(self) -> bool:
         host = (self.headers.get("Host") or "").strip().lower()
-        spec = self.server.spec
-        return host == f"{spec.host}:{self.server.port}".lower()
+        shared = self.server.shared
+        return host == f"{shared.spec.host}:{shared.port}".lower()
 
     def do_GET(self) -> None:
         target = self.path
@@ -126,10 +147,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._respond(400, "Bad request", "Unexpected Host header.")
             return
         path, _, query = target.partition("?")
-        if path != self.server.spec.path:
+        if path != self.server.shared.spec.path:
             self._respond(404, "Not found", "This is oauthcli's login listener.")
             return
-        self.server.handle_callback(self, query)
+        self.server.shared.handle_callback(self, query)
 
     def do_HEAD(self) -> None:
         self._method_not_allowed()
@@ -164,60 +185,54 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if len(text.split()) != 3:  # no HTTP/0.9 "GET /path"
             self.send_error(400)
             return False
-        return super().parse_request()
+        if not super().parse_request():
+            return False
+        self.server.shared.started(self.connection)
+        return True
 
 
-class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    request_queue_size = MAX_CONNECTIONS  # browsers open several sockets at once
-    # SO_REUSEADDR on Linux only lets us rebind over TIME_WAIT; a live
-    # listener on the port (wildcard or not) still makes bind fail. On BSD and
-    # macOS it would let us share a port with a wildcard listener, and on
-    # Windows it allows outright port theft, so there it stays off.
-    allow_reuse_address = sys.platform.startswith("linux")
+def _drop(connection: socket.socket) -> None:
+    """Cut a connection off; its handler thread then ends."""
+    with contextlib.suppress(OSError):
+        connection.shutdown(socket.SHUT_RDWR)
 
-    def __init__(self, spec: RedirectSpec, port: int) -> None:
+
+class _Shared:
+    """What the listener's sockets (one per address family) have in common."""
+
+    def __init__(self, spec: RedirectSpec) -> None:
         self.spec = spec
-        self.address_family = (
-            socket.AF_INET6 if spec.bind_address == "::1" else socket.AF_INET
-        )
+        self.port = 0
         self.validator: Validator | None = None
         self.outcomes: queue.Queue[CallbackOutcome] = queue.Queue()
         self.finished = False
         self.forged = 0
         self.on_forged: Callable[[], None] | None = None
-        self._lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
-        super().__init__((spec.bind_address, port), _Handler)
+        self.lock = threading.Lock()
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._pending: dict[socket.socket, float] = {}  # no request line yet
+        self._pending_lock = threading.Lock()
 
-    def server_bind(self) -> None:
-        if sys.platform == "win32":  # pragma: no cover - Windows only
-            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)  # type: ignore[attr-defined]
-        super().server_bind()
+    def waiting(self, connection: socket.socket) -> None:
+        with self._pending_lock:
+            self._pending[connection] = time.monotonic()
 
-    @property
-    def port(self) -> int:
-        return int(self.server_address[1])
+    def started(self, connection: socket.socket) -> None:
+        with self._pending_lock:
+            self._pending.pop(connection, None)
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):
-            self.shutdown_request(request)
-            return
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self._slots.release()
-            raise
+    def done(self, connection: socket.socket) -> None:
+        self.started(connection)
 
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._slots.release()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.debug("loopback listener: a connection failed", exc_info=False)
+    def take_slot(self) -> bool:
+        """A worker slot; when all are busy, drop the oldest idle connection."""
+        if self.slots.acquire(blocking=False):
+            return True
+        with self._pending_lock:
+            oldest = min(self._pending, key=self._pending.__getitem__, default=None)
+        if oldest is not None:
+            _drop(oldest)
+        return self.slots.acquire(timeout=1.0)
 
     def handle_callback(self, handler: _Handler, query: str) -> None:
         """Judge one callback, answer it, then end the wait if it was final.
@@ -228,7 +243,7 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         """
         outcome: CallbackOutcome | None = None
         first_forgery = False
-        with self._lock:
+        with self.lock:
             if self.finished:
                 status, title, body = (
                     400,
@@ -268,6 +283,50 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
             self.on_forged()
 
 
+class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = MAX_CONNECTIONS  # browsers open several sockets at once
+    # SO_REUSEADDR on Linux only lets us rebind over TIME_WAIT; a live
+    # listener on the port (wildcard or not) still makes bind fail. On BSD and
+    # macOS it would let us share a port with a wildcard listener, and on
+    # Windows it allows outright port theft, so there it stays off.
+    allow_reuse_address = sys.platform.startswith("linux")
+
+    def __init__(self, shared: _Shared, address: str, port: int) -> None:
+        self.shared = shared
+        self.address_family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        super().__init__((address, port), _Handler)
+
+    def server_bind(self) -> None:
+        if sys.platform == "win32":  # pragma: no cover - Windows only
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)  # type: ignore[attr-defined]
+        super().server_bind()
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.shared.take_slot():
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.shared.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.shared.slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("loopback listener: a connection failed", exc_info=False)
+
+
 def _someone_answers(address: str, port: int) -> bool:
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
@@ -277,6 +336,10 @@ def _someone_answers(address: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+class _Busy(Exception):
+    """Some address of the redirect host is taken on this port."""
 
 
 class LoopbackServer:
@@ -290,38 +353,66 @@ class LoopbackServer:
 
     def __init__(self, spec: RedirectSpec) -> None:
         self.spec = spec
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._shared = _Shared(spec)
+        self._servers: list[_Server] = []
+        self._threads: list[threading.Thread] = []
 
     def __enter__(self) -> LoopbackServer:
-        if self._server is None:
+        if not self._servers:
             self.bind()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def _bind_all(self, port: int) -> list[_Server]:
+        """Bind every address of the redirect host on ``port`` (0: any)."""
+        servers: list[_Server] = []
+        try:
+            for address in self.spec.bind_addresses:
+                try:
+                    servers.append(_Server(self._shared, address, port))
+                except OSError as exc:
+                    if exc.errno == errno.EADDRINUSE:
+                        raise _Busy from exc
+                    if servers and exc.errno == errno.EADDRNOTAVAIL:
+                        continue  # no ::1 here: nobody else can take it either
+                    raise LocalError(
+                        f"cannot listen on {address} port {port}: {exc.strerror}",
+                        code="port_in_use",
+                    ) from exc
+                port = servers[0].port
+        except BaseException:
+            for server in servers:
+                server.server_close()
+            raise
+        return servers
+
     def bind(self) -> None:
         """Start listening, or raise LocalError naming the busy port(s)."""
         if not self.spec.ports:
-            self._server = _Server(self.spec, 0)
+            for _ in range(5):  # the OS's port may be taken on the other family
+                try:
+                    self._servers = self._bind_all(0)
+                    break
+                except _Busy:
+                    continue
+            else:
+                raise LocalError("no free loopback port found", code="no_free_port")
+            self._shared.port = self._servers[0].port
             return
         busy: list[int] = []
         for port in self.spec.ports:
-            if _someone_answers(self.spec.bind_address, port):
+            if any(_someone_answers(a, port) for a in self.spec.bind_addresses):
                 busy.append(port)
                 continue
             try:
-                self._server = _Server(self.spec, port)
-                return
-            except OSError as exc:
-                if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
-                    raise LocalError(
-                        f"cannot listen on {self.spec.bind_address} port {port}: "
-                        f"{exc.strerror}",
-                        code="port_in_use",
-                    ) from exc
+                self._servers = self._bind_all(port)
+            except _Busy:
                 busy.append(port)
+                continue
+            self._shared.port = port
+            return
         if len(busy) == 1:
             raise LocalError(
                 f"port {busy[0]} is already in use on {self.spec.host}; stop what "
@@ -337,9 +428,14 @@ class LoopbackServer:
 
     @property
     def port(self) -> int:
-        if self._server is None:
+        if not self._servers:
             raise RuntimeError("the listener is not bound")
-        return self._server.port
+        return self._shared.port
+
+    @property
+    def addresses(self) -> list[str]:
+        """The addresses actually listened on (for tests and -v)."""
+        return [str(server.socket.getsockname()[0]) for server in self._servers]
 
     @property
     def redirect_uri(self) -> str:
@@ -349,27 +445,27 @@ class LoopbackServer:
         self, validator: Validator, on_forged: Callable[[], None] | None = None
     ) -> None:
         """Accept callbacks, each checked by ``validator`` (params -> code)."""
-        if self._server is None:
+        if not self._servers:
             self.bind()
-        assert self._server is not None
-        self._server.validator = validator
-        self._server.on_forged = on_forged
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="oauthcli-loopback",
-            daemon=True,
-        )
-        self._thread.start()
+        self._shared.validator = validator
+        self._shared.on_forged = on_forged
+        for server in self._servers:
+            thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.1},
+                name="oauthcli-loopback",
+                daemon=True,
+            )
+            thread.start()
+            self._threads.append(thread)
 
     def deliver(self, outcome: CallbackOutcome) -> None:
         """End the wait from elsewhere (a pasted URL, a test)."""
-        if self._server is not None:
-            self._server.outcomes.put(outcome)
+        self._shared.outcomes.put(outcome)
 
     def wait(self, timeout: float) -> str:
         """Block until a callback ends the login; return the code or raise."""
-        if self._server is None:
+        if not self._servers:
             raise RuntimeError("the listener is not bound")
         deadline = time.monotonic() + timeout
         try:
@@ -382,7 +478,7 @@ class LoopbackServer:
                         code="timeout",
                     )
                 try:
-                    outcome = self._server.outcomes.get(timeout=min(remaining, 0.2))
+                    outcome = self._shared.outcomes.get(timeout=min(remaining, 0.2))
                 except queue.Empty:
                     continue
                 if outcome.error is not None:
@@ -394,11 +490,12 @@ class LoopbackServer:
 
     def close(self) -> None:
         """Stop serving and release the port; safe to call twice."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        if self._thread is not None:
-            server.shutdown()
-            self._thread.join(timeout=2)
-            self._thread = None
-        server.server_close()
+        servers, self._servers = self._servers, []
+        threads, self._threads = self._threads, []
+        for server in servers:
+            if threads:
+                server.shutdown()
+        for thread in threads:
+            thread.join(timeout=2)
+        for server in servers:
+            server.server_close()
