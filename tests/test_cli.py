@@ -343,3 +343,66 @@ def test_an_issuer_without_discovery_is_announced_before_the_fallback(
     assert result.returncode == 1
     assert "publishes no discovery document" in result.stderr
     assert f"{issuer}/authorize" in result.stderr
+
+
+def test_provider_text_reaches_the_terminal_without_escape_sequences(
+    provider: LocalProvider, oauthcli_home: Path, http_browser: str
+) -> None:
+    login_name = "eve\x1b]0;pwned\x07\x1b[2J\u202e"
+    result = run(
+        "login",
+        "--issuer",
+        provider.issuer,
+        "--client-id",
+        "cli-app",
+        home=oauthcli_home,
+        BROWSER=http_browser,
+        OAUTHCLI_TEST_LOGIN=login_name,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Logged in to" in result.stderr
+    status = run("status", home=oauthcli_home)
+    for output in (result.stderr, status.stdout):
+        assert "\x1b" not in output
+        assert "\u202e" not in output
+        assert "\x07" not in output
+
+
+@pytest.mark.parametrize("min_ttl", ["nan", "-1", "inf"])
+def test_a_min_ttl_that_is_not_a_sane_number_is_a_usage_error(
+    min_ttl: str, oauthcli_home: Path
+) -> None:
+    store_tokens(oauthcli_home, time.time() + 3600)
+    result = run("token", "--min-ttl", min_ttl, home=oauthcli_home)
+    assert result.returncode == 2
+    assert "--min-ttl" in result.stderr
+
+
+def test_a_closed_pipe_is_not_a_traceback(oauthcli_home: Path) -> None:
+    store_tokens(oauthcli_home, time.time() + 3600, access_token="a" * 200_000)
+    environment = dict(os.environ, OAUTHCLI_HOME=str(oauthcli_home))
+    result = subprocess.run(  # noqa: S602 - a fixed pipeline, as a user types it
+        f"{sys.executable} -m oauthcli token | head -c 10 >/dev/null",
+        shell=True,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert "Traceback" not in result.stderr
+    assert "BrokenPipe" not in result.stderr
+
+
+def test_an_issuer_httpx_cannot_parse_is_a_clear_error(oauthcli_home: Path) -> None:
+    result = run(
+        "login",
+        "--issuer",
+        "http://[::1]evil.com",
+        "--client-id",
+        "x",
+        home=oauthcli_home,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "issuer" in result.stderr

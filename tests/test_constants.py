@@ -77,3 +77,12 @@ def test_a_secret_method_without_a_secret_is_refused() -> None:
 )
 def test_ports_parse_as_lists_and_ranges(text: str, ports: tuple[int, ...]) -> None:
     assert parse_ports(text) == ports
+
+
+@pytest.mark.parametrize(
+    "path", ["//cb", "/a/../cb", "/a/./cb", "/%41", "/cb;x", "/a b"]
+)
+def test_a_redirect_path_the_browser_might_rewrite_is_refused(path: str) -> None:
+    with pytest.raises(LocalError) as caught:
+        OAuth2Constants("cli", "idp.test", redirect_url=f"http://127.0.0.1{path}")
+    assert caught.value.code == "invalid_argument"

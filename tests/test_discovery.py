@@ -620,3 +620,23 @@ def test_an_issuer_with_a_query_is_refused() -> None:
     with pytest.raises(ValidationError) as caught:
         normalize_issuer("https://idp.example.test/?tenant=a")
     assert caught.value.code == "insecure_url"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://idp.example.test/auth\x1b]8;;https://evil.example\x07",
+        "https://idp.example.test/a\x7fb",
+        "https://ⓛocalhost.example/token",
+        "http://[::1]evil.com/",
+        "https://idp.example.test:99999/",
+    ],
+)
+def test_endpoint_urls_with_control_characters_or_that_httpx_cannot_parse_are_refused(
+    url: str,
+) -> None:
+    from oauthcli.urls import check_endpoint_url
+
+    with pytest.raises(ValidationError) as caught:
+        check_endpoint_url(url, "token_endpoint")
+    assert caught.value.code == "insecure_url"

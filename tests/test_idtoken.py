@@ -918,3 +918,32 @@ def test_jwks_entries_that_are_not_objects_are_dropped(
     document = {"keys": ["junk", 42, None, keys.rsa.jwk()]}
 
     assert cache.keys(ISSUER, JWKS_URI, lambda uri: document) == [keys.rsa.jwk()]
+
+
+def test_oidf_28_at_hash_of_an_ed448_token_uses_shake256() -> None:
+    from cryptography.hazmat.primitives.asymmetric import ed448
+
+    private = ed448.Ed448PrivateKey.generate()
+    jwk = OKPAlgorithm.to_jwk(private.public_key(), as_dict=True)
+    jwk["kid"] = "ed448"
+    half = hashlib.shake_256(ACCESS_TOKEN.encode()).digest(114)[:57]
+    good = b64(half)
+    token = jwt.encode(
+        claims(at_hash=good), private, algorithm="EdDSA", headers={"kid": "ed448"}
+    )
+    assert validate(token, [jwk], access_token=ACCESS_TOKEN)["sub"] == "user-1"
+    wrong = b64(hashlib.sha512(ACCESS_TOKEN.encode()).digest()[:32])
+    token = jwt.encode(
+        claims(at_hash=wrong), private, algorithm="EdDSA", headers={"kid": "ed448"}
+    )
+    rejection(token, [jwk], access_token=ACCESS_TOKEN)
+
+
+def test_oidf_19_a_kidless_token_after_rotation_refetches_the_jwks(
+    keys: KeyRing,
+) -> None:
+    old, new = keys.rsa_decoys[0], keys.rsa_decoys[1]
+    token = jwt.encode(claims(), new.private_key, algorithm="RS256")  # no kid
+    jwks = RecordingJWKS(before=[old.jwk(kid=False)], after=[new.jwk(kid=False)])
+    assert validate(token, jwks)["sub"] == "user-1"
+    assert jwks.calls == [False, True]

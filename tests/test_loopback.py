@@ -410,3 +410,9 @@ def test_a_connection_that_never_finishes_its_request_is_cut_off(
                 time.sleep(0.1)
             conn.recv(100)
             assert time.monotonic() - started < 1.9
+
+
+def test_an_outcome_repr_never_shows_the_code() -> None:
+    from oauthcli.loopback import CallbackOutcome
+
+    assert "SECRET-CODE" not in repr(CallbackOutcome(code="SECRET-CODE"))

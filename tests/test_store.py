@@ -157,3 +157,30 @@ def test_delete_removes_only_that_profile() -> None:
     assert delete_entry("a") is True
     assert delete_entry("a") is False
     assert read_entry("b") is not None
+
+
+def test_st_12_a_fifo_at_the_store_path_does_not_hang_a_reader() -> None:
+    path = profile_path("default")
+    path.parent.mkdir(parents=True, mode=0o700)
+    os.mkfifo(path, 0o600)
+    with pytest.raises(LocalError) as caught:
+        read_entry("default")
+    assert "not a regular file" in caught.value.message
+
+
+def test_deeply_nested_json_in_the_store_is_damage_not_a_crash() -> None:
+    path = write_entry("default", dict(DOCUMENT))
+    path.write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    with pytest.raises(StoreDamaged):
+        read_entry("default")
+
+
+@pytest.mark.usefixtures("open_umask")
+def test_st_19_every_directory_created_is_0700_under_umask_000(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deep = home / "a" / "b"
+    monkeypatch.setenv("OAUTHCLI_HOME", str(deep))
+    write_entry("default", dict(DOCUMENT))
+    for directory in (home, home / "a", deep, deep / "profiles"):
+        assert mode(directory) == 0o700, directory

@@ -512,3 +512,23 @@ def test_token_set_round_trips_through_a_dict() -> None:
 
     assert TokenSet.from_dict(token_set.to_dict()) == token_set
     assert token_set.expires_in(NOW - 30) == 30
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["tok\r\nX-Injected: yes", "tok\x1b]0;title\x07", "jeton-é", "tab\there"],
+)
+@pytest.mark.parametrize("member", ["access_token", "refresh_token"])
+def test_tokens_outside_visible_ascii_are_refused(member: str, value: str) -> None:
+    body = {"access_token": "at", "token_type": "Bearer", member: value}
+    response = Response(
+        200, {"content-type": "application/json"}, json.dumps(body).encode()
+    )
+    with pytest.raises(ValidationError) as caught:
+        parse_token_response(response, requested_scope=None, now=0)
+    assert caught.value.code == "invalid_token_response"
+
+
+def test_a_response_repr_never_shows_its_body() -> None:
+    response = Response(200, {}, b'{"access_token": "SECRET-AT"}')
+    assert "SECRET-AT" not in repr(response)

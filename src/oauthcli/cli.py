@@ -72,6 +72,8 @@ def _token_fast_path(options: list[str]) -> int | None:
         return None
     try:
         min_ttl = float(values["--min-ttl"])
+        if not 0 <= min_ttl < float("inf"):  # NaN fails this too
+            return None
         token = _fresh_access_token(values["--profile"] or _default_profile(), min_ttl)
     except Exception:  # the full path reports it properly
         return None
@@ -84,10 +86,20 @@ def _token_fast_path(options: list[str]) -> int | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``oauthcli`` console script."""
     arguments = list(sys.argv[1:] if argv is None else argv)
-    if arguments[:1] == ["token"]:
-        status = _token_fast_path(arguments[1:])
-        if status is not None:
-            return status
-    from .commands import run
+    try:
+        if arguments[:1] == ["token"]:
+            status = _token_fast_path(arguments[1:])
+            if status is not None:
+                sys.stdout.flush()
+                return status
+        from .commands import run
 
-    return run(arguments)
+        status = run(arguments)
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        # The reader went away (`oauthcli token | head -c 10`): say nothing,
+        # and keep Python from complaining again when it flushes at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_ERROR

@@ -231,6 +231,12 @@ def _setup_logging(args: argparse.Namespace) -> None:
 
 
 def _cmd_token(args: argparse.Namespace) -> int:
+    from .errors import LocalError
+
+    if not 0 <= args.min_ttl < float("inf"):  # NaN fails this too
+        raise LocalError(
+            "--min-ttl must be a number of seconds, 0 or more", code="invalid_argument"
+        )
     profile = _profile(args)
     token = _fresh_access_token(profile, args.min_ttl)
     if token is not None and args.format == "raw":
@@ -281,6 +287,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
         tokens = entry.get("tokens") or {}
         account = entry.get("account") or {}
         expires_at = tokens.get("expires_at")
+        if not isinstance(expires_at, int | float) or isinstance(expires_at, bool):
+            expires_at = None
         access_valid = bool(tokens.get("access_token")) and (
             expires_at is None or expires_at > time.time()
         )
@@ -308,6 +316,13 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _status_text(report: dict[str, Any]) -> str:
+    """The report for a terminal: every stored value passes ``sanitize``."""
+    from .errors import sanitize
+
+    report = {
+        key: sanitize(value) if isinstance(value, str) else value
+        for key, value in report.items()
+    }
     profile = report["profile"]
     if "issuer" not in report:
         problem = report.get("problem") or "no stored login"
@@ -440,7 +455,7 @@ def _stored_settings(profile: str, args: argparse.Namespace) -> dict[str, Any]:
 def _cmd_login(args: argparse.Namespace) -> int:
     import math
 
-    from .errors import LocalError
+    from .errors import LocalError, sanitize
     from .login import login
     from .store import check_writable
 
@@ -461,8 +476,8 @@ def _cmd_login(args: argparse.Namespace) -> int:
         open_browser=not args.no_browser,
     )
     print(
-        f"Logged in to {result.issuer} as {result.account.display_name} "
-        f"(profile {profile!r}).",
+        f"Logged in to {sanitize(result.issuer)} as "
+        f"{sanitize(result.account.display_name)} (profile {profile!r}).",
         file=sys.stderr,
     )
     return EXIT_OK

@@ -12,6 +12,11 @@ from .urls import is_loopback_host, normalize_issuer
 __all__ = ["DEFAULT_SCOPE", "OAuth2Constants", "RedirectSpec", "parse_ports"]
 
 DEFAULT_SCOPE = "openid profile email"
+# Browsers send these path characters as they are; '%' and friends may be
+# re-encoded on the way, and then the listener would never see its path.
+_PATH_CHARS = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/"
+)
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,19 @@ class OAuth2Constants:
                 "redirect_url must not have a query, fragment or credentials",
                 code="invalid_argument",
             )
+        path = parts.path or "/"
+        segments = path.split("/")[1:]
+        if (
+            not path.startswith("/")
+            or "//" in path
+            or any(segment in (".", "..") for segment in segments)
+            or not all(ch in _PATH_CHARS for ch in path)
+        ):
+            raise LocalError(
+                f"redirect path {path!r} would not reach the listener unchanged: use "
+                "/ and letters, digits and -._~ only, without '//', '.' or '..'",
+                code="invalid_argument",
+            )
         shown_host = "[::1]" if host == "::1" else host
         if self.redirect_ports:
             ports = self.redirect_ports
@@ -153,4 +171,4 @@ class OAuth2Constants:
             ports = (port,)
         else:
             ports = ()
-        return RedirectSpec(host=shown_host, path=parts.path or "/", ports=ports)
+        return RedirectSpec(host=shown_host, path=path, ports=ports)

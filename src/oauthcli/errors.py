@@ -153,7 +153,9 @@ class CallbackRejected(ValidationError):
 class TransportError(OAuthCLIError):
     """The back channel failed before a usable answer arrived.
 
-    Codes: ``connect_failed``, ``timeout``, ``tls_verification_failed``,
+    Codes: ``connect_failed``, ``timeout`` (the server went quiet; the
+    connection is closed), ``deadline_exceeded`` (the whole exchange took too
+    long; its outcome is unknown), ``tls_verification_failed``,
     ``unexpected_redirect``, ``response_too_large``, ``invalid_response``,
     ``http_error``.
     """

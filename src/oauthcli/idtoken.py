@@ -175,10 +175,15 @@ def _jwk_key(jwk: Mapping[str, Any], alg: str) -> Any | None:
         return None  # a key we cannot use is skipped (RFC 7517 section 5)
 
 
-def _half_hash(alg: str, value: str) -> str:
-    digest = (hashlib.sha512 if alg == "EdDSA" else _HASHES[alg[-3:]])(
-        value.encode("ascii")
-    ).digest()
+def _half_hash(alg: str, value: str, crv: str | None = None) -> str:
+    """Left half of the hash of ``value`` that ``alg`` uses (Core 3.1.3.6)."""
+    data = value.encode("utf-8")
+    if alg == "EdDSA" and crv == "Ed448":
+        digest = hashlib.shake_256(data).digest(114)
+    elif alg == "EdDSA":
+        digest = hashlib.sha512(data).digest()
+    else:
+        digest = _HASHES[alg[-3:]](data).digest()
     return base64url_encode(digest[: len(digest) // 2])
 
 
@@ -242,22 +247,27 @@ def validate_id_token(
         raise _invalid("its kid is not a string")
 
     claims: dict[str, Any] | None = None
+    crv: str | None = None
     if alg in SYMMETRIC_ALGS:
         if not client_secret:
             raise _invalid(f"alg {alg} needs a client secret, and this client has none")
         claims = _verify_signature(id_token, alg, client_secret.encode("utf-8"))
     elif alg in ASYMMETRIC_ALGS:
+        # A second pass with a refetched JWKS when the provider may have
+        # rotated its keys: an unknown kid, or no kid and no key verifies. A
+        # known kid that does not verify is a bad signature, not a rotation.
+        # The cache refetches at most once a minute per issuer.
         for refresh in (False, True):
             candidates = _candidates(jwks(refresh), alg, kid)
-            if not candidates and kid is not None and not refresh:
-                continue  # unknown kid: the provider may have rotated its keys
             for jwk in candidates:
                 key = _jwk_key(jwk, alg)
                 if key is not None:
                     claims = _verify_signature(id_token, alg, key)
                 if claims is not None:
+                    crv = jwk.get("crv") if isinstance(jwk.get("crv"), str) else None
                     break
-            break
+            if claims is not None or (kid is not None and candidates):
+                break
     else:
         raise _invalid(f"alg {alg} is not supported")
     if claims is None:
@@ -306,7 +316,8 @@ def validate_id_token(
         and (
             not isinstance(at_hash, str)
             or not hmac.compare_digest(
-                at_hash.encode("utf-8"), _half_hash(alg, access_token).encode("ascii")
+                at_hash.encode("utf-8"),
+                _half_hash(alg, access_token, crv).encode("ascii"),
             )
         )
     ):

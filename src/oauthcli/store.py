@@ -93,10 +93,31 @@ def profile_path(profile: str) -> Path:
     return Path(_profile_file(profile))
 
 
+def _make_dirs(path: str) -> None:
+    """Like ``os.makedirs``, but every directory it creates is 0700.
+
+    ``os.makedirs`` applies its mode to the last directory only; under
+    ``umask 000`` the parents it creates would be world-writable.
+    """
+    missing = []
+    while path and not os.path.isdir(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, 0o700)  # the umask can only narrow 0700
+        except FileExistsError:
+            if not os.path.isdir(directory):
+                raise
+
+
 def _check_private_dir(path: str) -> None:
     """Create ``path`` 0700 if needed; refuse a symlink or another owner's dir."""
     try:
-        os.makedirs(path, mode=0o700, exist_ok=True)
+        _make_dirs(path)
         info = os.lstat(path)
     except OSError as exc:
         raise LocalError(
@@ -126,7 +147,12 @@ def check_writable(profile: str) -> None:
 
 def _open_private(path: str) -> int | None:
     """Open an existing store file for reading, or None if there is none."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    flags = (
+        os.O_RDONLY
+        | getattr(os, "O_NOFOLLOW", 0)
+        | getattr(os, "O_CLOEXEC", 0)
+        | getattr(os, "O_NONBLOCK", 0)  # a FIFO planted here must not hang us
+    )
     try:
         fd = os.open(path, flags)
     except FileNotFoundError:
@@ -179,7 +205,7 @@ def read_entry(profile: str) -> dict[str, Any] | None:
             raise ValueError("no tokens")
         if not isinstance(document.get("settings"), dict):
             raise ValueError("no settings")
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise StoreDamaged(
             f"the stored login of profile {profile!r} is damaged ({path}); "
             "run `oauthcli login` to replace it",

@@ -111,6 +111,13 @@ def _optional_string(doc: Mapping[str, Any], key: str) -> str | None:
             f"the token response's {key} is not a non-empty string",
             code="invalid_token_response",
         )
+    # RFC 6749 appendix A: tokens are visible ASCII; anything else could
+    # inject headers or terminal escapes where the token is printed or sent.
+    if not all(" " <= ch <= "~" for ch in value):
+        raise ValidationError(
+            f"the token response's {key} has characters outside visible ASCII",
+            code="invalid_token_response",
+        )
     return value
 
 

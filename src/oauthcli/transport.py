@@ -18,7 +18,7 @@ import os
 import ssl
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -73,7 +73,7 @@ class Response:
 
     status_code: int
     headers: Mapping[str, str]
-    body: bytes
+    body: bytes = field(repr=False)  # a token response carries tokens
 
     @property
     def content_type(self) -> str:
@@ -233,8 +233,11 @@ class HTTP:
         worker.start()
         worker.join(self.timeout * 3)
         if not outcome:
+            # The worker may still be talking to the server: the outcome of
+            # this request is unknown, so callers must not simply retry it.
             raise TransportError(
-                f"the {what} at {parts.netloc} took too long to answer", code="timeout"
+                f"the {what} at {parts.netloc} took too long to answer",
+                code="deadline_exceeded",
             )
         result = outcome[0]
         if isinstance(result, BaseException):

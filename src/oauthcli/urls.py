@@ -42,8 +42,20 @@ def check_endpoint_url(url: object, what: str) -> str:
             f"{what} is not a valid URL", code="insecure_url"
         ) from exc
     del port
-    if any(ch in url for ch in " \t\r\n\x00"):
-        raise ValidationError(f"{what} contains whitespace", code="insecure_url")
+    if not url.isascii() or any(ch <= " " or ch == "\x7f" for ch in url):
+        raise ValidationError(
+            f"{what} contains whitespace, control or non-ASCII characters "
+            "(internationalised hosts must be written in punycode)",
+            code="insecure_url",
+        )
+    import httpx  # the client that will use the URL must parse it the same way
+
+    try:
+        httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise ValidationError(
+            f"{what} is not a valid URL", code="insecure_url"
+        ) from exc
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ValidationError(f"{what} must be an https:// URL", code="insecure_url")
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
