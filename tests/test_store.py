@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -184,3 +185,16 @@ def test_st_19_every_directory_created_is_0700_under_umask_000(
     write_entry("default", dict(DOCUMENT))
     for directory in (home, home / "a", deep, deep / "profiles"):
         assert mode(directory) == 0o700, directory
+
+
+def test_st_07_old_orphaned_temp_files_are_cleaned_on_the_next_write() -> None:
+    path = write_entry("default", dict(DOCUMENT))
+    old = path.parent / ".tmp-killed.json"
+    young = path.parent / ".tmp-working.json"
+    for orphan in (old, young):
+        orphan.write_text("{")
+    an_hour_ago = time.time() - 3600
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    write_entry("default", dict(DOCUMENT))
+    assert not old.exists()
+    assert young.exists()

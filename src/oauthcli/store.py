@@ -242,7 +242,28 @@ def write_entry(profile: str, document: dict[str, Any]) -> Path:
             os.unlink(temp)
         raise
     _fsync_dir(directory)
+    _remove_orphans(directory)
     return Path(path)
+
+
+ORPHAN_AGE = 600.0
+
+
+def _remove_orphans(directory: str) -> None:
+    """Delete temporary files left by writers that were killed mid-write.
+
+    Only old ones: a young one may belong to a writer still at work.
+    """
+    now = time.time()
+    for name in os.listdir(directory):
+        if not name.startswith(".tmp-"):
+            continue
+        path = os.path.join(directory, name)
+        try:
+            if now - os.lstat(path).st_mtime > ORPHAN_AGE:
+                os.unlink(path)
+        except OSError:
+            continue
 
 
 def _fsync_dir(path: str) -> None:
