@@ -10,7 +10,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := tests/provider/node_modules/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint typecheck unit install provider browser clean
+.PHONY: demo test lint typecheck unit install provider browser clean bench-token
 
 install: $(PY_STAMP)
 
@@ -38,8 +38,8 @@ browser:
 	fi
 
 lint: $(PY_STAMP)
-	$(BIN)/ruff check src tests scripts
-	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/ruff check src tests scripts bench
+	$(BIN)/ruff format --check src tests scripts bench
 
 typecheck: $(PY_STAMP)
 	$(BIN)/mypy
@@ -55,3 +55,8 @@ demo: install provider
 
 clean:
 	rm -rf $(VENV) tests/provider/node_modules .mypy_cache .ruff_cache .pytest_cache
+
+# Speed of `oauthcli token` with a cached token, against bare Python and a
+# stdlib reader, in one run (ratios, not absolute times, are what count).
+bench-token: install
+	$(BIN)/python bench/token_speed.py --json bench/results/token.json
