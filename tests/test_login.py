@@ -399,7 +399,7 @@ def test_token_without_a_login_exits_3_and_says_how_to_log_in(
     result = oauthcli("token", "--profile", "work", env=cli_env(oauthcli_home, None))
     assert result.returncode == 3
     assert result.stdout == ""
-    assert "oauthcli login --profile work" in result.stderr
+    assert "oauthcli login --issuer URL --client-id ID --profile work" in result.stderr
 
 
 def test_c18_the_account_falls_back_to_preferred_username_then_sub() -> None:

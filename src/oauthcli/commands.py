@@ -137,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--ca-file", help="extra CA bundle to trust for the provider's TLS"
     )
     login.add_argument(
+        "--store",
+        choices=["file", "keyring", "auto"],
+        help="where the refresh token lives: the 0600 file (default), the OS "
+        "keyring, or the keyring when one works (auto)",
+    )
+    login.add_argument(
         "--profile", default=None, help="profile to store the login under"
     )
 
@@ -292,7 +298,9 @@ def _cmd_status(args: argparse.Namespace) -> int:
         access_valid = bool(tokens.get("access_token")) and (
             expires_at is None or expires_at > time.time()
         )
-        can_refresh = bool(tokens.get("refresh_token"))
+        backend = tokens.get("refresh_token_store") or "file"
+        can_refresh = bool(tokens.get("refresh_token")) or backend == "keyring"
+        report["store"] = backend
         report.update(
             issuer=(entry.get("provider") or {}).get("issuer")
             or settings.get("issuer"),
@@ -342,7 +350,10 @@ def _status_text(report: dict[str, Any]) -> str:
         "available" if report["refresh_available"] else "unavailable (log in again)"
     )
     lines.append(f"Refresh:   {refresh}")
-    lines.append(f"Stored in: {report['path']} (file)")
+    where = (
+        "refresh token in the OS keyring" if report["store"] == "keyring" else "file"
+    )
+    lines.append(f"Stored in: {report['path']} ({where})")
     if not report["logged_in"]:
         lines.append(f"Not logged in: run `oauthcli login --profile {profile}`.")
     return "\n".join(lines) + "\n"
@@ -474,6 +485,7 @@ def _cmd_login(args: argparse.Namespace) -> int:
         profile=profile,
         connection=args.connection or stored.get("connection"),
         open_browser=not args.no_browser,
+        token_store=args.store or stored.get("store") or "file",
     )
     print(
         f"Logged in to {sanitize(result.issuer)} as "

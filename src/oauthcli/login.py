@@ -17,7 +17,14 @@ from .browser import Opener
 from .constants import OAuth2Constants
 from .discovery import ProviderMetadata
 from .errors import LocalError
-from .oauth2 import Notify, OAuth2
+from .keychain import (
+    STORE_CHOICES,
+    KeyringUnavailable,
+    forget_refresh_token,
+    place_tokens,
+    stored_refresh_token,
+)
+from .oauth2 import Notify, OAuth2, notify_stderr
 from .pkce import PKCE
 from .state import CSRFState
 from .store import StoreDamaged, profile_lock, read_entry, set_aside, write_entry
@@ -84,21 +91,28 @@ def _previous_entry(profile: str) -> dict[str, Any] | None:
 
 
 def _previous_refresh_token(
-    previous: Mapping[str, Any] | None, issuer: str, client_id: str, account: Account
+    profile: str,
+    previous: Mapping[str, Any] | None,
+    issuer: str,
+    client_id: str,
+    account: Account,
 ) -> str | None:
     """The stored refresh token of the same account at the same client, if any."""
     if previous is None:
         return None
     settings = previous.get("settings", {})
-    tokens = previous.get("tokens", {})
     same = (
         settings.get("issuer") == issuer
         and settings.get("client_id") == client_id
         and previous.get("account", {}).get("sub") == account.sub
         and account.sub is not None
     )
-    refresh_token = tokens.get("refresh_token") if same else None
-    return refresh_token if isinstance(refresh_token, str) else None
+    if not same:
+        return None
+    try:
+        return stored_refresh_token(profile, previous.get("tokens", {}))
+    except KeyringUnavailable:
+        return None
 
 
 def login(
@@ -110,12 +124,20 @@ def login(
     opener: Opener | None = None,
     notify: Notify | None = None,
     store: bool = True,
+    token_store: str = "file",  # noqa: S107 - a backend name, not a secret
 ) -> LoginResult:
     """Run a browser login and store its result under ``profile``.
 
-    A new login that brings no refresh token keeps the one stored for the
-    same account (providers such as Google issue one only on first consent).
+    ``token_store`` is where the refresh token goes: ``file``, ``keyring`` or
+    ``auto`` (see ``keychain``). A new login that brings no refresh token
+    keeps the one stored for the same account (providers such as Google
+    issue one only on first consent).
     """
+    if token_store not in STORE_CHOICES:
+        raise LocalError(
+            f"token store {token_store!r} is not one of {', '.join(STORE_CHOICES)}",
+            code="invalid_argument",
+        )
     with PKCE() as pkce, CSRFState() as csrf_state:
         flow = OAuth2(
             pkce,
@@ -133,7 +155,9 @@ def login(
             flow.close()
     account = Account.from_claims(flow.id_token_claims)
     if store:
-        tokens = _store(profile, constants, connection, metadata, account, tokens)
+        settings = {**_settings(constants, connection), "store": token_store}
+        notify = notify or notify_stderr
+        tokens = _store(profile, settings, metadata, account, tokens, notify)
     return LoginResult(
         profile=profile, issuer=metadata.issuer, account=account, tokens=tokens
     )
@@ -141,11 +165,11 @@ def login(
 
 def _store(
     profile: str,
-    constants: OAuth2Constants,
-    connection: str | None,
+    settings: dict[str, Any],
     metadata: ProviderMetadata,
     account: Account,
     tokens: TokenSet,
+    notify: Notify,
 ) -> TokenSet:
     """Write the login under the profile's lock; return the tokens as stored."""
     try:
@@ -153,18 +177,21 @@ def _store(
             previous = _previous_entry(profile)
             if tokens.refresh_token is None:
                 kept = _previous_refresh_token(
-                    previous, metadata.issuer, constants.client_id, account
+                    profile, previous, metadata.issuer, settings["client_id"], account
                 )
                 if kept is not None:
                     tokens = tokens.with_refresh_token(kept)
+            in_file = place_tokens(profile, settings["store"], tokens.to_dict(), notify)
+            if previous is not None and "refresh_token_store" not in in_file:
+                forget_refresh_token(profile, previous.get("tokens", {}))
             path = write_entry(
                 profile,
                 {
                     "profile": profile,
-                    "settings": _settings(constants, connection),
+                    "settings": settings,
                     "provider": metadata.to_dict(),
                     "account": {"sub": account.sub, "name": account.display_name},
-                    "tokens": tokens.to_dict(),
+                    "tokens": in_file,
                     "saved_at": time.time(),
                 },
             )

@@ -39,7 +39,7 @@ from .state import CSRFState
 from .tokens import TokenSet, client_auth, parse_token_response
 from .transport import HTTP
 
-__all__ = ["OAuth2"]
+__all__ = ["OAuth2", "notify_stderr"]
 
 
 Notify = Callable[[str], None]
@@ -47,7 +47,7 @@ Notify = Callable[[str], None]
 JWKS = JWKSCache()  # per process, keyed by issuer
 
 
-def _stderr(message: str) -> None:
+def notify_stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
@@ -79,7 +79,7 @@ class OAuth2:
         )
         self._opener = opener
         self._open_browser = open_browser
-        self._notify = notify or _stderr
+        self._notify = notify or notify_stderr
         self._jwks = jwks_cache or JWKS
         self._metadata: ProviderMetadata | None = None
         self._request: AuthorizationRequest | None = None

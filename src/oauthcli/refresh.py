@@ -22,7 +22,13 @@ from typing import Any
 
 from ._log import log
 from .errors import EndpointError, LocalError, LoginRequired, TransportError
-from .oauth2 import JWKS
+from .keychain import (
+    KeyringUnavailable,
+    forget_refresh_token,
+    place_tokens,
+    stored_refresh_token,
+)
+from .oauth2 import JWKS, notify_stderr
 from .store import StoreDamaged, profile_lock, read_entry, write_entry
 from .tokens import TokenSet, client_auth, parse_token_response
 from .transport import HTTP
@@ -58,7 +64,10 @@ def _load(profile: str) -> tuple[dict[str, Any], TokenSet]:
     except StoreDamaged as exc:
         raise LoginRequired(exc.message) from exc
     if entry is None:
-        raise _login_again(profile, f"not logged in (profile {profile!r})")
+        raise LoginRequired(
+            f"not logged in (profile {profile!r}); run `oauthcli login --issuer URL "
+            f"--client-id ID --profile {profile}`"
+        )
     try:
         tokens = TokenSet.from_dict(entry["tokens"])
     except ValueError as exc:
@@ -91,14 +100,15 @@ def get_token_set(
         if (rejected is None or replaced) and is_fresh(tokens, min_ttl):
             log.info("another process refreshed the tokens; using theirs")
             return tokens
-        if tokens.refresh_token is None:
+        refresh_token = stored_refresh_token(profile, entry["tokens"])
+        if refresh_token is None:
             raise _login_again(
                 profile, "the access token expired and there is no refresh token"
             )
-        fresh = _refresh(profile, entry, tokens)
-        write_entry(
-            profile, {**entry, "tokens": fresh.to_dict(), "saved_at": time.time()}
-        )
+        fresh = _refresh(profile, entry, tokens.with_refresh_token(refresh_token))
+        store = entry["settings"].get("store", "file")
+        in_file = place_tokens(profile, store, fresh.to_dict(), notify_stderr)
+        write_entry(profile, {**entry, "tokens": in_file, "saved_at": time.time()})
         return fresh
 
 
@@ -202,13 +212,14 @@ def _clear_if_unchanged(profile: str, failed_refresh_token: str | None) -> None:
     """
     try:
         entry = read_entry(profile)
-    except StoreDamaged:
-        return
-    if entry is None:
-        return
-    stored = entry["tokens"].get("refresh_token")
+        if entry is None:
+            return
+        stored = stored_refresh_token(profile, entry["tokens"])
+    except (StoreDamaged, KeyringUnavailable):
+        return  # cannot compare: keep what is there
     if failed_refresh_token is not None and stored != failed_refresh_token:
         return
+    forget_refresh_token(profile, entry["tokens"])
     try:
         write_entry(profile, {**entry, "tokens": {}, "saved_at": time.time()})
     except OSError as exc:  # pragma: no cover - the write just worked above

@@ -14,6 +14,7 @@ from typing import Any
 
 from ._log import log
 from .errors import OAuthCLIError, ProviderError, TransportError
+from .keychain import KeyringUnavailable, forget_refresh_token, stored_refresh_token
 from .store import StoreDamaged, delete_entry, profile_lock, read_entry
 from .tokens import client_auth, raise_for_error_response
 from .transport import HTTP
@@ -107,8 +108,16 @@ def logout(profile: str, *, revoke_tokens: bool = True) -> LogoutResult:
         except StoreDamaged:
             entry = None
             problems.append("the stored entry was damaged; removed without revoking")
-        if entry is not None and revoke_tokens:
-            revoked, problems = _revoke_all(entry)
+        if entry is not None:
+            tokens = dict(entry.get("tokens") or {})
+            try:
+                tokens["refresh_token"] = stored_refresh_token(profile, tokens)
+            except KeyringUnavailable as exc:
+                problems.append(f"{exc.message}; the refresh token was not revoked")
+            if revoke_tokens:
+                revoked, more = _revoke_all({**entry, "tokens": tokens})
+                problems.extend(more)
+            forget_refresh_token(profile, entry.get("tokens") or {})
         deleted = delete_entry(profile)
     return LogoutResult(
         profile=profile, deleted=deleted, revoked=revoked, problems=problems
