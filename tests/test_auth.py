@@ -88,7 +88,7 @@ def test_httpx_auth_sends_the_stored_token(
     assert resource.seen == [access_token]
 
 
-def test_httpx_auth_refreshes_once_and_retries_once_after_invalid_token(
+def test_st_27_a_refused_valid_looking_token_is_refreshed_once_and_retried(
     provider: LocalProvider, resource: ResourceServer, access_token: str
 ) -> None:
     resource.refused.add(access_token)

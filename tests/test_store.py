@@ -198,3 +198,27 @@ def test_st_07_old_orphaned_temp_files_are_cleaned_on_the_next_write() -> None:
     write_entry("default", dict(DOCUMENT))
     assert not old.exists()
     assert young.exists()
+
+
+def test_st_21_a_symlink_planted_at_the_lock_path_is_refused(tmp_path: Path) -> None:
+    from oauthcli.store import profile_lock
+
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    path = write_entry("default", dict(DOCUMENT))
+    path.with_suffix(".lock").symlink_to(victim)
+    with pytest.raises(LocalError) as caught, profile_lock("default", timeout=2):
+        pass
+    assert "cannot lock" in caught.value.message
+    assert victim.read_text() == "precious"
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root"
+)
+def test_st_04_a_store_file_owned_by_another_user_is_refused() -> None:
+    path = write_entry("default", dict(DOCUMENT))
+    os.chown(path, 65534, 65534)
+    with pytest.raises(LocalError) as caught:
+        read_entry("default")
+    assert "belongs to another user" in caught.value.message

@@ -343,6 +343,13 @@ class profile_lock:  # used like a function: ``with profile_lock(p):``
                 f"process using profile {self.profile!r}",
                 code="store_failed",
             ) from exc
+        except OSError as exc:  # e.g. a symlink planted at the lock path
+            thread_lock.release()
+            raise LocalError(
+                f"cannot lock profile {self.profile!r} ({exc.strerror}); refusing to "
+                "touch its store",
+                code="store_failed",
+            ) from exc
         except BaseException:
             thread_lock.release()
             raise
