@@ -26,6 +26,13 @@ def keyring_env(
     return env
 
 
+def keyring_value(keyring_file: Path, profile: str = "default") -> str:
+    entries = json.loads(keyring_file.read_text())
+    (value,) = [v for k, v in entries.items() if k.startswith(f"oauthcli/{profile}:")]
+    assert isinstance(value, str)
+    return value
+
+
 def expire(home: Path) -> None:
     document = stored(home)
     assert document is not None
@@ -49,7 +56,7 @@ def test_the_refresh_token_lives_in_the_keyring_and_rotates_there(
     assert entry is not None
     assert entry["tokens"]["refresh_token"] is None
     assert entry["tokens"]["refresh_token_store"] == "keyring"
-    first = json.loads(keyring_file.read_text())["oauthcli/default"]
+    first = keyring_value(keyring_file)
     status = oauthcli("status", "--format", "json", env=env)
     assert json.loads(status.stdout)["store"] == "keyring"
     assert json.loads(status.stdout)["refresh_available"] is True
@@ -59,7 +66,7 @@ def test_the_refresh_token_lives_in_the_keyring_and_rotates_there(
     token = oauthcli("token", env=env)
     assert token.returncode == 0, token.stderr
     assert provider.count_grants("refresh_token") == grants + 1
-    rotated = json.loads(keyring_file.read_text())["oauthcli/default"]
+    rotated = keyring_value(keyring_file)
     assert rotated != first
     after = stored(oauthcli_home)
     assert after is not None
@@ -69,7 +76,7 @@ def test_the_refresh_token_lives_in_the_keyring_and_rotates_there(
     logout = oauthcli("logout", env=env)
     assert logout.returncode == 0, logout.stderr
     assert provider.introspect(rotated)["active"] is False
-    assert "oauthcli/default" not in json.loads(keyring_file.read_text())
+    assert json.loads(keyring_file.read_text()) == {}
 
 
 @pytest.mark.parametrize("store", ["auto", "keyring"])
@@ -103,3 +110,54 @@ def test_st_24_a_hanging_keyring_times_out_and_the_token_is_not_lost(
     entry = stored(oauthcli_home)
     assert entry is not None
     assert entry["tokens"]["refresh_token"]
+
+
+def test_st_25_two_homes_with_the_same_profile_name_never_share_a_keyring_entry(
+    provider: LocalProvider, tmp_path: Path, http_browser: str
+) -> None:
+    keyring_file = tmp_path / "keyring.json"
+    homes = [tmp_path / "home-a", tmp_path / "home-b"]
+    envs = []
+    for home, user in zip(homes, ("alice", "bob"), strict=True):
+        home.mkdir(mode=0o700)
+        env = keyring_env(
+            home, http_browser, "keyring_backends.FileKeyring", keyring_file
+        )
+        env["OAUTHCLI_TEST_LOGIN"] = user
+        result = oauthcli(
+            *login_args(provider, "cli-app", "--store", "keyring"), env=env
+        )
+        assert result.returncode == 0, result.stderr
+        envs.append(env)
+    assert len(json.loads(keyring_file.read_text())) == 2
+    for home, env in zip(homes, envs, strict=True):
+        expire(home)
+        token = oauthcli("token", env=env)
+        assert token.returncode == 0, token.stderr
+    assert provider.count_grants("refresh_token", error=True) == 0
+    assert oauthcli("logout", env=envs[0]).returncode == 0
+    assert len(json.loads(keyring_file.read_text())) == 1  # only A's entry went
+    expire(homes[1])
+    assert oauthcli("token", env=envs[1]).returncode == 0
+
+
+def test_a_keyring_value_that_does_not_match_the_file_is_not_used(
+    provider: LocalProvider, oauthcli_home: Path, http_browser: str, tmp_path: Path
+) -> None:
+    keyring_file = tmp_path / "keyring.json"
+    env = keyring_env(
+        oauthcli_home, http_browser, "keyring_backends.FileKeyring", keyring_file
+    )
+    assert (
+        oauthcli(
+            *login_args(provider, "cli-app", "--store", "keyring"), env=env
+        ).returncode
+        == 0
+    )
+    entries = json.loads(keyring_file.read_text())
+    keyring_file.write_text(json.dumps({key: "stale-token" for key in entries}))
+    expire(oauthcli_home)
+    grants = provider.count_grants("refresh_token", error=True)
+    result = oauthcli("token", env=env)
+    assert result.returncode == 3
+    assert provider.count_grants("refresh_token", error=True) == grants  # never sent

@@ -123,7 +123,15 @@ def test_min_ttl_refreshes_a_token_that_is_still_valid(
     grants = provider.count_grants("refresh_token")
     assert oauthcli("token", env=logged_in).returncode == 0
     assert provider.count_grants("refresh_token") == grants  # still fresh
-    result = oauthcli("token", "--min-ttl", "100000", env=logged_in)
+    # Ten minutes into a one-hour token: 50 minutes left.
+    entry = stored(oauthcli_home)
+    assert entry is not None
+    entry["tokens"]["obtained_at"] = time.time() - 600
+    entry["tokens"]["expires_at"] = time.time() + 3000
+    write_entry("default", entry)
+    assert oauthcli("token", "--min-ttl", "2900", env=logged_in).returncode == 0
+    assert provider.count_grants("refresh_token") == grants  # 3000 s > 2900 s
+    result = oauthcli("token", "--min-ttl", "3100", env=logged_in)
     assert result.returncode == 0
     assert provider.count_grants("refresh_token") == grants + 1
 
@@ -218,3 +226,76 @@ def test_the_python_api_raises_login_required_without_a_login(
 ) -> None:
     with pytest.raises(LoginRequired):
         get_token_set("nobody")
+
+
+def test_st_12_short_lived_tokens_within_min_ttl_still_cause_one_refresh(
+    make_provider: ProviderFactory, oauthcli_home: Path, http_browser: str
+) -> None:
+    short = make_provider(ttl={"AccessToken": 20})
+    env = cli_env(oauthcli_home, http_browser)
+    assert oauthcli(*login_args(short), env=env).returncode == 0
+    grants = short.count_grants("refresh_token")
+    # With a 20 s lifetime the default --min-ttl (60 s) is capped at 10 s:
+    # the fresh token is used, not refreshed by every caller.
+    running = [
+        subprocess.Popen(
+            [sys.executable, "-m", "oauthcli", "token", "--min-ttl", "300"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(10)
+    ]
+    outputs = [process.communicate(timeout=120) for process in running]
+    assert [p.returncode for p in running] == [0] * 10, outputs
+    assert short.count_grants("refresh_token") == grants
+
+
+def test_st_13_many_calls_in_one_process_refresh_once(
+    make_provider: ProviderFactory, oauthcli_home: Path, http_browser: str
+) -> None:
+    short = make_provider(ttl={"AccessToken": 20})
+    env = cli_env(oauthcli_home, http_browser)
+    assert oauthcli(*login_args(short), env=env).returncode == 0
+    expire_access_token(oauthcli_home)
+    grants = short.count_grants("refresh_token")
+    tokens = {get_token() for _ in range(20)}
+    assert len(tokens) == 1
+    assert short.count_grants("refresh_token") == grants + 1
+
+
+def test_a_jwks_outage_after_the_grant_does_not_lose_the_rotated_refresh_token(
+    provider: LocalProvider, logged_in: dict[str, str], oauthcli_home: Path
+) -> None:
+    import http.server
+
+    class Unavailable(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_error(503)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    down = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Unavailable)
+    threading.Thread(target=down.serve_forever, daemon=True).start()
+    try:
+        entry = stored(oauthcli_home)
+        assert entry is not None
+        entry["provider"]["jwks_uri"] = (
+            f"http://127.0.0.1:{down.server_address[1]}/jwks"
+        )
+        write_entry("default", entry)
+        first = oauthcli("token", env=logged_in)
+        assert first.returncode == 0, first.stderr
+    finally:
+        down.shutdown()
+        down.server_close()
+    after = stored(oauthcli_home)
+    assert after is not None
+    assert after["tokens"]["refresh_token"] != entry["tokens"]["refresh_token"]
+    assert after["tokens"]["id_token"] == entry["tokens"]["id_token"]  # the checked one
+    expire_access_token(oauthcli_home)
+    second = oauthcli("token", env=logged_in)
+    assert second.returncode == 0, second.stderr
+    assert provider.count_grants("refresh_token", error=True) == 0

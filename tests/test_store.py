@@ -222,3 +222,70 @@ def test_st_04_a_store_file_owned_by_another_user_is_refused() -> None:
     with pytest.raises(LocalError) as caught:
         read_entry("default")
     assert "belongs to another user" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("tokens", "min_ttl", "fresh"),
+    [
+        ({"access_token": "a", "expires_at": 2000.0, "obtained_at": 0.0}, 60, True),
+        ({"access_token": "a", "expires_at": 1030.0, "obtained_at": 0.0}, 60, False),
+        # a min_ttl shorter than the lifetime is honoured exactly
+        (
+            {"access_token": "a", "expires_at": 4000.0, "obtained_at": 400.0},
+            3500,
+            False,
+        ),
+        # a 20 s token: min_ttl is capped at half its lifetime (10 s)
+        ({"access_token": "a", "expires_at": 1020.0, "obtained_at": 1000.0}, 300, True),
+        ({"access_token": "a", "expires_at": 1005.0, "obtained_at": 985.0}, 300, False),
+        # unknown expiry and refreshable: an hour after it was obtained
+        (
+            {"access_token": "a", "refresh_token": "r", "obtained_at": -3000.0},
+            60,
+            False,
+        ),
+        ({"access_token": "a", "refresh_token": "r", "obtained_at": 900.0}, 60, True),
+        # unknown expiry and not refreshable (GitHub OAuth apps): used as is
+        ({"access_token": "a", "obtained_at": 0.0}, 60, True),
+        ({"access_token": "", "expires_at": 5000.0}, 60, False),
+    ],
+)
+def test_freshness_of_a_stored_token(
+    tokens: dict[str, object], min_ttl: float, fresh: bool
+) -> None:
+    from oauthcli.store import fresh_access_token
+
+    entry = {"settings": {}, "tokens": tokens}
+    assert (fresh_access_token(entry, min_ttl, now=1000.0) is not None) is fresh
+
+
+def test_st_03_tightening_a_readable_store_file_warns(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = write_entry("default", dict(DOCUMENT))
+    os.chmod(path, 0o644)
+    read_entry("default")
+    assert "was readable by others" in capsys.readouterr().err
+
+
+def test_a_profiles_path_that_is_a_file_is_a_clear_error(home: Path) -> None:
+    from oauthcli.store import list_profiles
+
+    home.mkdir(mode=0o700)
+    (home / "profiles").write_text("")
+    with pytest.raises(LocalError) as caught:
+        list_profiles()
+    assert "cannot list the profiles" in caught.value.message
+
+
+def test_a_planted_store_file_is_refused_before_a_login_starts(tmp_path: Path) -> None:
+    from oauthcli.store import check_writable
+
+    victim = tmp_path / "victim"
+    victim.write_text("x")
+    path = profile_path("default")
+    path.parent.mkdir(parents=True, mode=0o700)
+    path.symlink_to(victim)
+    with pytest.raises(LocalError) as caught:
+        check_writable("default")
+    assert "symlink" in caught.value.message

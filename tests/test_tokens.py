@@ -69,6 +69,7 @@ def test_a_complete_response_becomes_a_token_set() -> None:
         refresh_token=REFRESH_TOKEN,
         id_token=ID_TOKEN,
         scope="openid profile",
+        obtained_at=NOW,
     )
 
 

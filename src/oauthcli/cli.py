@@ -34,21 +34,9 @@ def _default_profile() -> str:
 
 def _fresh_access_token(profile: str, min_ttl: float) -> str | None:
     """The stored access token if it has more than ``min_ttl`` s left."""
-    import time
+    from .store import fresh_access_token, read_entry
 
-    from .store import read_entry
-
-    entry = read_entry(profile)
-    tokens = entry["tokens"] if entry is not None else {}
-    access_token = tokens.get("access_token")
-    expires_at = tokens.get("expires_at")
-    if not isinstance(access_token, str) or not access_token:
-        return None
-    if expires_at is None or (
-        isinstance(expires_at, int | float) and expires_at - time.time() > min_ttl
-    ):
-        return access_token
-    return None
+    return fresh_access_token(read_entry(profile), min_ttl)
 
 
 def _token_fast_path(options: list[str]) -> int | None:

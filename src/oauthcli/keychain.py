@@ -10,8 +10,9 @@ never lost because a backend failed after the grant (issue C14).
 
 from __future__ import annotations
 
+import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from ._log import log
@@ -22,7 +23,9 @@ __all__ = [
     "STORE_CHOICES",
     "KeyringUnavailable",
     "delete_refresh_token",
+    "fingerprint",
     "forget_refresh_token",
+    "keyring_account",
     "load_refresh_token",
     "place_tokens",
     "save_refresh_token",
@@ -42,8 +45,18 @@ class KeyringUnavailable(LocalError):
     code = "keyring_unavailable"
 
 
+_dead = False  # a keyring that once timed out is not asked again
+
+
 def _call(action: str, function: Callable[[], T]) -> T:
-    """Run one keyring call in a daemon thread, giving up after the timeout."""
+    """Run one keyring call in a daemon thread, giving up after the timeout.
+
+    After a timeout the keyring counts as dead for the rest of the process:
+    the abandoned call may still land later, and nothing else must race it.
+    """
+    global _dead
+    if _dead:
+        raise KeyringUnavailable(f"the keyring did not answer earlier ({action})")
     outcome: list[Any] = []
 
     def work() -> None:
@@ -56,6 +69,7 @@ def _call(action: str, function: Callable[[], T]) -> T:
     worker.start()
     worker.join(KEYRING_TIMEOUT)
     if not outcome:
+        _dead = True
         raise KeyringUnavailable(
             f"the keyring did not answer within {KEYRING_TIMEOUT:g} s ({action})"
         )
@@ -69,20 +83,37 @@ def _call(action: str, function: Callable[[], T]) -> T:
     return result
 
 
-def save_refresh_token(profile: str, refresh_token: str) -> None:
+def keyring_account(profile: str, settings: Mapping[str, Any]) -> str:
+    """The keyring user name of a profile: unique per home, issuer and client.
+
+    Two programs with their own OAUTHCLI_HOME, or two issuers, never share
+    a keyring entry even when their profiles have the same name.
+    """
+    from .store import home
+
+    scope = f"{home()}\n{settings.get('issuer')}\n{settings.get('client_id')}"
+    return f"{profile}:{hashlib.sha256(scope.encode('utf-8')).hexdigest()[:16]}"
+
+
+def fingerprint(refresh_token: str) -> str:
+    """A short hash that tells whether the keyring holds *this* file's token."""
+    return hashlib.sha256(refresh_token.encode("utf-8")).hexdigest()[:16]
+
+
+def save_refresh_token(account: str, refresh_token: str) -> None:
     import keyring
 
-    _call("store", lambda: keyring.set_password(SERVICE, profile, refresh_token))
+    _call("store", lambda: keyring.set_password(SERVICE, account, refresh_token))
 
 
-def load_refresh_token(profile: str) -> str | None:
+def load_refresh_token(account: str) -> str | None:
     import keyring
 
-    value = _call("read", lambda: keyring.get_password(SERVICE, profile))
+    value = _call("read", lambda: keyring.get_password(SERVICE, account))
     return value if isinstance(value, str) and value else None
 
 
-def delete_refresh_token(profile: str) -> None:
+def delete_refresh_token(account: str) -> None:
     import keyring
     import keyring.errors
 
@@ -90,7 +121,7 @@ def delete_refresh_token(profile: str) -> None:
         import contextlib
 
         with contextlib.suppress(keyring.errors.PasswordDeleteError):  # none: fine
-            keyring.delete_password(SERVICE, profile)
+            keyring.delete_password(SERVICE, account)
 
     _call("delete", delete)
 
@@ -107,48 +138,69 @@ def _tell_once(notify: Callable[[str], None], message: str) -> None:
 
 def place_tokens(
     profile: str,
-    store: str,
+    settings: Mapping[str, Any],
     tokens: dict[str, Any],
     notify: Callable[[str], None],
 ) -> dict[str, Any]:
-    """Put the refresh token where ``store`` says; return what the file keeps.
+    """Put the refresh token where the profile's ``store`` says; return the file part.
 
-    With ``keyring`` or ``auto`` the file keeps ``refresh_token_store:
-    keyring`` instead of the token. If the keyring fails, the token stays in
-    the file and the user is told (once per process).
+    With ``keyring`` or ``auto`` the file keeps a marker and a fingerprint
+    instead of the token. If the keyring fails, the token stays in the file
+    and the user is told (once per process).
     """
+    plain = {
+        key: value
+        for key, value in tokens.items()
+        if key not in ("refresh_token_store", "refresh_token_sha256")
+    }
     refresh_token = tokens.get("refresh_token")
-    if store not in ("keyring", "auto") or not isinstance(refresh_token, str):
-        return {
-            key: value for key, value in tokens.items() if key != "refresh_token_store"
-        }
+    if settings.get("store") not in ("keyring", "auto") or not isinstance(
+        refresh_token, str
+    ):
+        return plain
     try:
-        save_refresh_token(profile, refresh_token)
+        save_refresh_token(keyring_account(profile, settings), refresh_token)
     except KeyringUnavailable as exc:
         _tell_once(
             notify,
             f"oauthcli: {exc.message}; the refresh token is kept in the file "
             "store (mode 0600) instead.",
         )
-        return {
-            key: value for key, value in tokens.items() if key != "refresh_token_store"
-        }
-    return {**tokens, "refresh_token": None, "refresh_token_store": "keyring"}
+        return plain
+    return {
+        **plain,
+        "refresh_token": None,
+        "refresh_token_store": "keyring",
+        "refresh_token_sha256": fingerprint(refresh_token),
+    }
 
 
-def stored_refresh_token(profile: str, tokens: dict[str, Any]) -> str | None:
-    """The profile's refresh token, from the file or from the keyring."""
-    if tokens.get("refresh_token_store") == "keyring":
-        return load_refresh_token(profile)
-    value = tokens.get("refresh_token")
-    return value if isinstance(value, str) and value else None
+def stored_refresh_token(profile: str, entry: Mapping[str, Any]) -> str | None:
+    """The profile's refresh token, from the file or from the keyring.
 
-
-def forget_refresh_token(profile: str, tokens: dict[str, Any]) -> None:
-    """Remove a keyring copy, if any; a keyring failure is only logged."""
+    A keyring value whose fingerprint does not match the file is not used:
+    it is stale, or belongs to something else.
+    """
+    tokens = entry.get("tokens") or {}
     if tokens.get("refresh_token_store") != "keyring":
+        value = tokens.get("refresh_token")
+        return value if isinstance(value, str) and value else None
+    value = load_refresh_token(keyring_account(profile, entry.get("settings") or {}))
+    if value is None or fingerprint(value) != tokens.get("refresh_token_sha256"):
+        log.info("the keyring holds no refresh token for this login")
+        return None
+    return value
+
+
+def forget_refresh_token(profile: str, entry: Mapping[str, Any]) -> None:
+    """Remove the keyring copy, if the profile may have one; failures are logged."""
+    settings = entry.get("settings") or {}
+    tokens = entry.get("tokens") or {}
+    if settings.get("store") not in ("keyring", "auto") and (
+        tokens.get("refresh_token_store") != "keyring"
+    ):
         return
     try:
-        delete_refresh_token(profile)
+        delete_refresh_token(keyring_account(profile, settings))
     except KeyringUnavailable as exc:
         log.debug("could not delete the keyring entry: %s", exc.code)

@@ -101,8 +101,9 @@ def _previous_refresh_token(
     if previous is None:
         return None
     settings = previous.get("settings", {})
+    stored_issuer = str(settings.get("issuer") or "")
     same = (
-        settings.get("issuer") == issuer
+        stored_issuer.removesuffix("/") == issuer.removesuffix("/")
         and settings.get("client_id") == client_id
         and previous.get("account", {}).get("sub") == account.sub
         and account.sub is not None
@@ -110,7 +111,7 @@ def _previous_refresh_token(
     if not same:
         return None
     try:
-        return stored_refresh_token(profile, previous.get("tokens", {}))
+        return stored_refresh_token(profile, previous)
     except KeyringUnavailable:
         return None
 
@@ -181,9 +182,9 @@ def _store(
                 )
                 if kept is not None:
                     tokens = tokens.with_refresh_token(kept)
-            in_file = place_tokens(profile, settings["store"], tokens.to_dict(), notify)
-            if previous is not None and "refresh_token_store" not in in_file:
-                forget_refresh_token(profile, previous.get("tokens", {}))
+            if previous is not None:
+                forget_refresh_token(profile, previous)  # the new login replaces it
+            in_file = place_tokens(profile, settings, tokens.to_dict(), notify)
             path = write_entry(
                 profile,
                 {

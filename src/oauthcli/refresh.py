@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from ._log import log
@@ -29,27 +30,21 @@ from .keychain import (
     stored_refresh_token,
 )
 from .oauth2 import JWKS, notify_stderr
-from .store import StoreDamaged, profile_lock, read_entry, write_entry
+from .store import (
+    StoreDamaged,
+    default_profile,
+    fresh_access_token,
+    profile_lock,
+    read_entry,
+    write_entry,
+)
 from .tokens import TokenSet, client_auth, parse_token_response
 from .transport import HTTP
 from .urls import check_endpoint_url
 
-__all__ = ["DEFAULT_MIN_TTL", "default_profile", "get_token", "get_token_set"]
+__all__ = ["DEFAULT_MIN_TTL", "get_token", "get_token_set"]
 
 DEFAULT_MIN_TTL = 60.0
-
-
-def default_profile() -> str:
-    """``OAUTHCLI_PROFILE``, else ``default``."""
-    import os
-
-    return os.environ.get("OAUTHCLI_PROFILE") or "default"
-
-
-def is_fresh(tokens: TokenSet, min_ttl: float, now: float | None = None) -> bool:
-    """Whether the access token is good for more than ``min_ttl`` seconds."""
-    left = tokens.expires_in(now)
-    return left is None or left > min_ttl
 
 
 def _login_again(profile: str, why: str) -> LoginRequired:
@@ -90,26 +85,54 @@ def get_token_set(
     replaced it. Raises LoginRequired when only a new login can help.
     """
     profile = profile or default_profile()
-    _, tokens = _load(profile)
-    if rejected is None and is_fresh(tokens, min_ttl):
+    entry, tokens = _load(profile)
+    if rejected is None and fresh_access_token(entry, min_ttl):
         return tokens
+    seen = rejected or tokens.access_token
 
     with profile_lock(profile):
         entry, tokens = _load(profile)
-        replaced = rejected is not None and tokens.access_token != rejected
-        if (rejected is None or replaced) and is_fresh(tokens, min_ttl):
+        if tokens.access_token != seen and fresh_access_token(entry, 0):
+            # Another process (or thread) refreshed or logged in meanwhile.
             log.info("another process refreshed the tokens; using theirs")
             return tokens
-        refresh_token = stored_refresh_token(profile, entry["tokens"])
+        if rejected is None and fresh_access_token(entry, min_ttl):
+            return tokens
+        refresh_token = stored_refresh_token(profile, entry)
         if refresh_token is None:
             raise _login_again(
-                profile, "the access token expired and there is no refresh token"
+                profile,
+                "the access token needs a refresh and there is no refresh token",
             )
-        fresh = _refresh(profile, entry, tokens.with_refresh_token(refresh_token))
-        store = entry["settings"].get("store", "file")
-        in_file = place_tokens(profile, store, fresh.to_dict(), notify_stderr)
-        write_entry(profile, {**entry, "tokens": in_file, "saved_at": time.time()})
+        with HTTP(ca_file=entry["settings"].get("ca_file")) as http:
+            fresh = _grant(profile, http, entry, tokens, refresh_token)
+            # The provider has rotated the refresh token by now: store the
+            # answer before anything else can fail, or it would be lost. The
+            # login's verified ID token stays until the new one is checked.
+            new_id_token = fresh.id_token if fresh.id_token != tokens.id_token else None
+            fresh = replace(fresh, id_token=tokens.id_token)
+            _save(profile, entry, fresh)
+            if new_id_token is not None:
+                checked = replace(fresh, id_token=new_id_token)
+                try:
+                    _check_refreshed_id_token(profile, http, entry, checked)
+                except TransportError as exc:
+                    log.info("could not check the refreshed ID token: %s", exc.code)
+                else:
+                    fresh = checked
+                    _save(profile, entry, fresh)
         return fresh
+
+
+def _save(profile: str, entry: Mapping[str, Any], tokens: TokenSet) -> None:
+    in_file = place_tokens(profile, entry["settings"], tokens.to_dict(), notify_stderr)
+    try:
+        write_entry(profile, {**entry, "tokens": in_file, "saved_at": time.time()})
+    except OSError as exc:
+        raise LocalError(
+            f"refreshed, but the new tokens could not be stored: {exc.strerror}",
+            code="store_failed",
+        ) from exc
 
 
 def get_token(profile: str | None = None, *, min_ttl: float = DEFAULT_MIN_TTL) -> str:
@@ -117,50 +140,47 @@ def get_token(profile: str | None = None, *, min_ttl: float = DEFAULT_MIN_TTL) -
     return get_token_set(profile, min_ttl=min_ttl).access_token
 
 
-def _refresh(profile: str, entry: Mapping[str, Any], tokens: TokenSet) -> TokenSet:
-    """One refresh grant (retried once if its outcome is unknown)."""
+def _grant(
+    profile: str,
+    http: HTTP,
+    entry: Mapping[str, Any],
+    tokens: TokenSet,
+    refresh_token: str,
+) -> TokenSet:
+    """One refresh grant, retried once if the server went quiet (ST-16)."""
     settings = entry["settings"]
     provider = entry.get("provider") or {}
     token_endpoint = check_endpoint_url(
         provider.get("token_endpoint"), "token_endpoint"
     )
-    refresh_token = tokens.refresh_token
-    assert refresh_token is not None
     body, headers = client_auth(
         settings["client_id"],
         settings.get("client_secret"),
         settings.get("token_endpoint_auth_method") or "none",
     )
     form = {"grant_type": "refresh_token", "refresh_token": refresh_token, **body}
-
-    with HTTP(ca_file=settings.get("ca_file")) as http:
-        for attempt in (1, 2):
-            try:
-                log.info("refreshing the access token of profile %r", profile)
-                response = http.post_form(
-                    token_endpoint, form, what="token endpoint", headers=headers
-                )
-                fresh = parse_token_response(response, requested_scope=tokens.scope)
-                break
-            except TransportError as exc:
-                if exc.code != "timeout" or attempt == 2:
-                    raise
-                log.debug("the refresh timed out; trying once more")
-            except EndpointError as exc:
-                if exc.error == "invalid_grant":
-                    _clear_if_unchanged(profile, refresh_token)
-                    raise _login_again(
-                        profile, "the provider no longer accepts the refresh token"
-                    ) from exc
+    for attempt in (1, 2):
+        try:
+            log.info("refreshing the access token of profile %r", profile)
+            response = http.post_form(
+                token_endpoint, form, what="token endpoint", headers=headers
+            )
+            fresh = parse_token_response(response, requested_scope=tokens.scope)
+            break
+        except TransportError as exc:
+            if exc.code != "timeout" or attempt == 2:
                 raise
-        if fresh.id_token is not None:
-            _check_refreshed_id_token(profile, http, entry, fresh)
-
+            log.debug("the refresh timed out; trying once more")
+        except EndpointError as exc:
+            if exc.error == "invalid_grant":
+                _clear_if_unchanged(profile, refresh_token)
+                raise _login_again(
+                    profile, "the provider no longer accepts the refresh token"
+                ) from exc
+            raise
     if fresh.refresh_token is None:
         fresh = fresh.with_refresh_token(refresh_token)
     if fresh.id_token is None and tokens.id_token is not None:
-        from dataclasses import replace
-
         fresh = replace(fresh, id_token=tokens.id_token)
     return fresh
 
@@ -214,12 +234,13 @@ def _clear_if_unchanged(profile: str, failed_refresh_token: str | None) -> None:
         entry = read_entry(profile)
         if entry is None:
             return
-        stored = stored_refresh_token(profile, entry["tokens"])
+        if failed_refresh_token is not None and (
+            stored_refresh_token(profile, entry) != failed_refresh_token
+        ):
+            return
     except (StoreDamaged, KeyringUnavailable):
         return  # cannot compare: keep what is there
-    if failed_refresh_token is not None and stored != failed_refresh_token:
-        return
-    forget_refresh_token(profile, entry["tokens"])
+    forget_refresh_token(profile, entry)
     try:
         write_entry(profile, {**entry, "tokens": {}, "saved_at": time.time()})
     except OSError as exc:  # pragma: no cover - the write just worked above

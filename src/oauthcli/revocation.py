@@ -109,15 +109,15 @@ def logout(profile: str, *, revoke_tokens: bool = True) -> LogoutResult:
             entry = None
             problems.append("the stored entry was damaged; removed without revoking")
         if entry is not None:
-            tokens = dict(entry.get("tokens") or {})
-            try:
-                tokens["refresh_token"] = stored_refresh_token(profile, tokens)
-            except KeyringUnavailable as exc:
-                problems.append(f"{exc.message}; the refresh token was not revoked")
             if revoke_tokens:
+                tokens = dict(entry.get("tokens") or {})
+                try:
+                    tokens["refresh_token"] = stored_refresh_token(profile, entry)
+                except KeyringUnavailable as exc:
+                    problems.append(f"{exc.message}; the refresh token was not revoked")
                 revoked, more = _revoke_all({**entry, "tokens": tokens})
                 problems.extend(more)
-            forget_refresh_token(profile, entry.get("tokens") or {})
+            forget_refresh_token(profile, entry)
         deleted = delete_entry(profile)
     return LogoutResult(
         profile=profile, deleted=deleted, revoked=revoked, problems=problems

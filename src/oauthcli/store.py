@@ -30,7 +30,9 @@ __all__ = [
     "SCHEMA_VERSION",
     "StoreDamaged",
     "check_writable",
+    "default_profile",
     "delete_entry",
+    "fresh_access_token",
     "home",
     "list_profiles",
     "profile_lock",
@@ -51,6 +53,51 @@ class StoreDamaged(LocalError):
     """A store file exists but cannot be used (truncated, not JSON, wrong schema)."""
 
     code = "store_damaged"
+
+
+DEFAULT_LIFETIME = 3600.0
+
+
+def default_profile() -> str:
+    """``OAUTHCLI_PROFILE``, else ``default``."""
+    return os.environ.get("OAUTHCLI_PROFILE") or "default"
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def fresh_access_token(
+    entry: dict[str, Any] | None, min_ttl: float, now: float | None = None
+) -> str | None:
+    """The stored access token if it is good for more than ``min_ttl`` seconds.
+
+    A ``min_ttl`` no token can satisfy (as long as the token's whole
+    lifetime, or longer) counts as half the lifetime: a provider whose tokens
+    live 5 minutes would otherwise see a refresh on every call with
+    ``min_ttl`` 300. Without ``expires_in`` a refreshable token counts as
+    valid for ``DEFAULT_LIFETIME``; one that cannot be refreshed (GitHub OAuth
+    apps) is used until the resource server refuses it.
+    """
+    tokens = (entry or {}).get("tokens") or {}
+    access_token = tokens.get("access_token")
+    if not isinstance(access_token, str) or not access_token:
+        return None
+    now = time.time() if now is None else now
+    expires_at = _number(tokens.get("expires_at"))
+    obtained_at = _number(tokens.get("obtained_at"))
+    if expires_at is None:
+        refreshable = bool(tokens.get("refresh_token")) or (
+            tokens.get("refresh_token_store") == "keyring"
+        )
+        if not refreshable or obtained_at is None:
+            return access_token
+        expires_at = obtained_at + DEFAULT_LIFETIME
+    if obtained_at is not None and min_ttl >= expires_at - obtained_at > 0:
+        min_ttl = (expires_at - obtained_at) / 2
+    return access_token if expires_at - now > min_ttl else None
 
 
 def _home() -> str:
@@ -143,6 +190,22 @@ def check_writable(profile: str) -> None:
     path = _profile_file(profile)
     _check_private_dir(os.path.dirname(os.path.dirname(path)))
     _check_private_dir(os.path.dirname(path))
+    lock = path.removesuffix(".json") + ".lock"
+    for candidate, what in ((path, "store file"), (lock, "lock file")):
+        try:
+            info = os.lstat(candidate)
+        except FileNotFoundError:
+            continue
+        if (
+            not stat.S_ISREG(info.st_mode)
+            or info.st_nlink > 1
+            or (hasattr(os, "getuid") and info.st_uid != os.getuid())
+        ):
+            raise LocalError(
+                f"the {what} {candidate} is a symlink, a hard link, not a regular "
+                "file or not yours; remove it and try again",
+                code="store_failed",
+            )
 
 
 def _open_private(path: str) -> int | None:
@@ -181,6 +244,13 @@ def _open_private(path: str) -> int | None:
         )
     if stat.S_IMODE(info.st_mode) & 0o077:
         os.fchmod(fd, 0o600)
+        import sys
+
+        print(
+            f"oauthcli: warning: {path} was readable by others; made it private "
+            "(mode 0600). Tokens in it may have been read.",
+            file=sys.stderr,
+        )
     return fd
 
 
@@ -297,7 +367,7 @@ def delete_entry(profile: str) -> bool:
     return True
 
 
-LOCK_TIMEOUT = 60.0
+LOCK_TIMEOUT = 120.0  # longer than one refresh can take, retries included
 _THREAD_LOCKS: dict[str, Any] = {}
 
 
@@ -364,10 +434,16 @@ class profile_lock:  # used like a function: ``with profile_lock(p):``
 
 def list_profiles() -> list[str]:
     """The names of the stored profiles, sorted."""
+    directory = os.path.join(_home(), "profiles")
     try:
-        names = os.listdir(os.path.join(_home(), "profiles"))
+        names = os.listdir(directory)
     except FileNotFoundError:
         return []
+    except OSError as exc:
+        raise LocalError(
+            f"cannot list the profiles in {directory}: {exc.strerror}",
+            code="store_failed",
+        ) from exc
     return sorted(
         name.removesuffix(".json")
         for name in names

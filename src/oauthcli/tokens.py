@@ -43,6 +43,7 @@ class TokenSet:
     refresh_token: str | None = field(default=None, repr=False)
     id_token: str | None = field(default=None, repr=False)
     scope: str | None = None
+    obtained_at: float | None = None  # when the response arrived (local clock)
 
     def __repr__(self) -> str:
         return (
@@ -69,9 +70,13 @@ class TokenSet:
         expires_at = data.get("expires_at")
         if expires_at is not None and not isinstance(expires_at, int | float):
             raise ValueError("expires_at is not a number")
+        obtained_at = data.get("obtained_at")
+        if obtained_at is not None and not isinstance(obtained_at, int | float):
+            raise ValueError("obtained_at is not a number")
         values: dict[str, Any] = {
             "access_token": access_token,
             "expires_at": expires_at,
+            "obtained_at": obtained_at,
         }
         for key in ("token_type", "refresh_token", "id_token", "scope"):
             value = data.get(key)
@@ -220,4 +225,5 @@ def parse_token_response(
         refresh_token=_optional_string(doc, "refresh_token"),
         id_token=_optional_string(doc, "id_token"),
         scope=scope if scope is not None else requested_scope,
+        obtained_at=received,
     )
