@@ -20,8 +20,8 @@ import pytest
 from clirun import cli_env, login_args, oauthcli, stored
 from localprovider import HTTP_USER, LocalProvider
 from oauthcli import PKCE, CSRFState, OAuth2, OAuth2Constants
-from oauthcli.login import Account
 from oauthcli.pkce import code_challenge
+from oauthcli.session import Account
 
 PORT_IN_STDERR = re.compile(r"return to http://[^:]+:(\d+)/")
 

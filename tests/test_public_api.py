@@ -47,3 +47,13 @@ def test_the_token_path_imports_nothing_heavy() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_login_is_the_function_whatever_was_imported_first() -> None:
+    code = (
+        "import oauthcli.commands, oauthcli.session; "
+        "from oauthcli import LoginResult, login; import oauthcli; "
+        "assert callable(login) and login is oauthcli.login, login; "
+        "assert oauthcli.login.__module__ == 'oauthcli.session'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -25,11 +25,11 @@ if TYPE_CHECKING:
         TransportError,
         ValidationError,
     )
-    from .login import LoginResult, login
     from .oauth2 import OAuth2
     from .pkce import PKCE
     from .refresh import get_token, get_token_set
     from .revocation import logout
+    from .session import LoginResult, login
     from .state import CSRFState
     from .tokens import TokenSet
 
@@ -65,8 +65,8 @@ _WHERE = {
     "OAuth2": "oauth2",
     "OAuth2Constants": "constants",
     "TokenSet": "tokens",
-    "login": "login",
-    "LoginResult": "login",
+    "login": "session",
+    "LoginResult": "session",
     "get_token": "refresh",
     "get_token_set": "refresh",
     "logout": "revocation",

@@ -131,6 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="only print the URL; do not open a browser",
     )
     login.add_argument(
+        "--device",
+        action="store_true",
+        help="log in by entering a code on another device (RFC 8628 device flow)",
+    )
+    login.add_argument(
         "--timeout", type=float, help="seconds to wait for the browser (default 300)"
     )
     login.add_argument(
@@ -467,7 +472,7 @@ def _cmd_login(args: argparse.Namespace) -> int:
     import math
 
     from .errors import LocalError, sanitize
-    from .login import login
+    from .session import login
     from .store import check_writable
 
     profile = _profile(args)
@@ -486,6 +491,7 @@ def _cmd_login(args: argparse.Namespace) -> int:
         connection=args.connection or stored.get("connection"),
         open_browser=not args.no_browser,
         token_store=args.store or stored.get("store") or "file",
+        device=args.device,
     )
     print(
         f"Logged in to {sanitize(result.issuer)} as "

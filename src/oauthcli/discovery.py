@@ -49,6 +49,7 @@ class ProviderMetadata:
     device_authorization_endpoint: str | None = None
     end_session_endpoint: str | None = None
     authorization_response_iss_parameter_supported: bool = False
+    require_pushed_authorization_requests: bool = False
     code_challenge_methods_supported: tuple[str, ...] | None = None
     id_token_signing_alg_values_supported: tuple[str, ...] | None = None
     from_discovery: bool = True
@@ -196,6 +197,10 @@ def parse_metadata(
         device_authorization_endpoint=endpoints["device_authorization_endpoint"],
         end_session_endpoint=endpoints["end_session_endpoint"],
         authorization_response_iss_parameter_supported=iss_supported,
+        require_pushed_authorization_requests=doc.get(
+            "require_pushed_authorization_requests"
+        )
+        is True,
         code_challenge_methods_supported=methods,
         id_token_signing_alg_values_supported=_optional_strings(
             doc, "id_token_signing_alg_values_supported"

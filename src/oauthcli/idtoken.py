@@ -69,6 +69,7 @@ def _decode_segment(segment: str, what: str) -> dict[str, Any]:
 class _Entry:
     keys: list[dict[str, Any]]
     fetched_at: float
+    refetched_at: float | None = None
 
 
 class JWKSCache:
@@ -95,15 +96,25 @@ class JWKSCache:
         with self._lock:
             entry = self._entries.get(cache_key)
             now = self._clock()
+            # Only refetches are rate-limited: a rotation right after the first
+            # fetch must still be picked up once (OIDF-19, OIDF-20).
             stale = entry is None or (
-                refresh and now - entry.fetched_at >= REFETCH_INTERVAL
+                refresh
+                and (
+                    entry.refetched_at is None
+                    or now - entry.refetched_at >= REFETCH_INTERVAL
+                )
             )
             if stale:
                 document = fetch(jwks_uri)
                 keys = document.get("keys")
                 if not isinstance(keys, list):
                     raise _invalid("the provider's JWKS has no keys list")
-                entry = _Entry([k for k in keys if isinstance(k, dict)], now)
+                entry = _Entry(
+                    [k for k in keys if isinstance(k, dict)],
+                    now,
+                    refetched_at=now if entry is not None else None,
+                )
                 self._entries[cache_key] = entry
             assert entry is not None
             return entry.keys
@@ -215,12 +226,17 @@ def validate_id_token(
     leeway: float = 60.0,
     max_age: float = DEFAULT_MAX_AGE,
     now: float | None = None,
+    auth_max_age: float | None = None,
+    acr_values: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     """Check ``id_token`` and return its claims, or raise ValidationError.
 
     ``jwks(refresh)`` returns the issuer's keys (refetched when ``refresh``).
     HS256/384/512 are accepted only for a confidential client, keyed with its
-    secret. ``max_age`` bounds how old ``iat`` may be.
+    secret. ``max_age`` bounds how old ``iat`` may be. ``auth_max_age`` is
+    the ``max_age`` sent in the request: ``auth_time`` must then be present
+    and recent enough; ``acr_values`` are the values of an essential ``acr``
+    claim request, one of which the token must carry (Core 3.1.3.7, 12-13).
     """
     now = time.time() if now is None else now
     segments = id_token.split(".")
@@ -301,6 +317,13 @@ def validate_id_token(
         raise _invalid("it was issued too long ago (iat)")
     if nbf is not None and nbf > now + leeway:
         raise _invalid("it is not valid yet (nbf)")
+
+    if auth_max_age is not None:
+        auth_time = _number(claims, "auth_time", required=True) or 0.0
+        if auth_time < now - auth_max_age - leeway:
+            raise _invalid("the user authenticated longer ago than max_age (auth_time)")
+    if acr_values is not None and claims.get("acr") not in acr_values:
+        raise _invalid("acr is not one of the essential values requested")
 
     if nonce is not None:
         received = claims.get("nonce")

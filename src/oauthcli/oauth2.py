@@ -39,7 +39,7 @@ from .state import CSRFState
 from .tokens import TokenSet, client_auth, parse_token_response
 from .transport import HTTP
 
-__all__ = ["OAuth2", "notify_stderr"]
+__all__ = ["OAuth2", "check_id_token", "check_scopes", "notify_stderr"]
 
 
 Notify = Callable[[str], None]
@@ -170,6 +170,12 @@ class OAuth2:
     ) -> str:
         c = self.constants
         metadata = self.metadata
+        if metadata.require_pushed_authorization_requests:
+            raise ValidationError(
+                f"{metadata.issuer} requires pushed authorization requests (RFC 9126), "
+                "which oauthcli does not support yet",
+                code="unsupported",
+            )
         with LoopbackServer(c.redirect_spec()) as server:
             redirect_uri = server.redirect_uri
             params = self._authorization_params(redirect_uri, connection, extra_params)
@@ -283,14 +289,7 @@ class OAuth2:
         return tokens
 
     def _check_scopes(self, tokens: TokenSet) -> None:
-        granted = set((tokens.scope or "").split())
-        missing = [s for s in self.constants.required_scopes if s not in granted]
-        if missing:
-            raise ValidationError(
-                "the provider did not grant the required scope(s): "
-                + " ".join(missing),
-                code="missing_scope",
-            )
+        check_scopes(self.constants, tokens)
 
     def _check_id_token(
         self,
@@ -298,33 +297,89 @@ class OAuth2:
         request: AuthorizationRequest,
         metadata: ProviderMetadata,
     ) -> dict[str, Any]:
-        if tokens.id_token is None:
-            raise ValidationError(
-                "the token response has no id_token although openid was requested",
-                code="invalid_id_token",
-            )
-        jwks_uri = metadata.jwks_uri
-        if jwks_uri is None:  # pragma: no cover - discovery requires it for openid
-            raise ValidationError(
-                "no jwks_uri to check the ID token", code="invalid_metadata"
-            )
-        return validate_id_token(
-            tokens.id_token,
-            issuer=metadata.issuer,
-            client_id=self.constants.client_id,
-            nonce=request.nonce,
-            jwks=self._jwks.source(
-                metadata.issuer,
-                jwks_uri,
-                lambda uri: self._http.get_json(uri, what="JWKS endpoint"),
-            ),
-            access_token=tokens.access_token,
-            client_secret=self.constants.client_secret,
-            allowed_algs=metadata.id_token_signing_alg_values_supported,
-            leeway=self.constants.leeway,
-            now=time.time(),
+        return check_id_token(
+            self._http, self.constants, metadata, tokens, request.nonce, self._jwks
         )
 
     def close(self) -> None:
         """Close the back-channel connections (reopened if used again)."""
         self._http.close()
+
+
+def check_scopes(constants: OAuth2Constants, tokens: TokenSet) -> None:
+    """Fail when a scope the caller marked required was not granted (C16)."""
+    granted = set((tokens.scope or "").split())
+    missing = [s for s in constants.required_scopes if s not in granted]
+    if missing:
+        raise ValidationError(
+            "the provider did not grant the required scope(s): " + " ".join(missing),
+            code="missing_scope",
+        )
+
+
+def check_id_token(
+    http: HTTP,
+    constants: OAuth2Constants,
+    metadata: ProviderMetadata,
+    tokens: TokenSet,
+    nonce: str | None,
+    jwks_cache: JWKSCache = JWKS,
+) -> dict[str, Any]:
+    """Validate the ID token of a token response (OIDC Core 3.1.3.7)."""
+    if tokens.id_token is None:
+        raise ValidationError(
+            "the token response has no id_token although openid was requested",
+            code="invalid_id_token",
+        )
+    jwks_uri = metadata.jwks_uri
+    if jwks_uri is None:  # pragma: no cover - discovery requires it for openid
+        raise ValidationError(
+            "no jwks_uri to check the ID token", code="invalid_metadata"
+        )
+    return validate_id_token(
+        tokens.id_token,
+        issuer=metadata.issuer,
+        client_id=constants.client_id,
+        nonce=nonce,
+        jwks=jwks_cache.source(
+            metadata.issuer,
+            jwks_uri,
+            lambda uri: http.get_json(uri, what="JWKS endpoint"),
+        ),
+        access_token=tokens.access_token,
+        client_secret=constants.client_secret,
+        allowed_algs=metadata.id_token_signing_alg_values_supported,
+        leeway=constants.leeway,
+        now=time.time(),
+        auth_max_age=_requested_max_age(constants),
+        acr_values=_essential_acr(constants),
+    )
+
+
+def _requested_max_age(constants: OAuth2Constants) -> float | None:
+    value = constants.extra_params.get("max_age")
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise LocalError(
+            "the max_age parameter must be whole seconds", code="invalid_argument"
+        )
+    return float(value)
+
+
+def _essential_acr(constants: OAuth2Constants) -> tuple[str, ...] | None:
+    """The ``acr`` values of an essential claim request (OIDC Core 5.5.1.1)."""
+    import json
+
+    raw = constants.extra_params.get("claims")
+    if raw is None:
+        return None
+    try:
+        request = json.loads(raw)
+        acr = request["id_token"]["acr"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(acr, dict) or acr.get("essential") is not True:
+        return None
+    values = acr.get("values") or ([acr["value"]] if "value" in acr else [])
+    return tuple(str(v) for v in values) or None

@@ -106,21 +106,17 @@ def get_token_set(
             )
         with HTTP(ca_file=entry["settings"].get("ca_file")) as http:
             fresh = _grant(profile, http, entry, tokens, refresh_token)
-            # The provider has rotated the refresh token by now: store the
-            # answer before anything else can fail, or it would be lost. The
-            # login's verified ID token stays until the new one is checked.
-            new_id_token = fresh.id_token if fresh.id_token != tokens.id_token else None
-            fresh = replace(fresh, id_token=tokens.id_token)
-            _save(profile, entry, fresh)
-            if new_id_token is not None:
-                checked = replace(fresh, id_token=new_id_token)
+            # The provider has rotated the refresh token by now: store the new
+            # one before anything else can fail, or it would be lost. The new
+            # access token is stored only once its ID token has been checked.
+            _save(profile, entry, replace(tokens, refresh_token=fresh.refresh_token))
+            if fresh.id_token != tokens.id_token:
                 try:
-                    _check_refreshed_id_token(profile, http, entry, checked)
+                    _check_refreshed_id_token(profile, http, entry, fresh)
                 except TransportError as exc:
                     log.info("could not check the refreshed ID token: %s", exc.code)
-                else:
-                    fresh = checked
-                    _save(profile, entry, fresh)
+                    fresh = replace(fresh, id_token=tokens.id_token)
+            _save(profile, entry, fresh)
         return fresh
 
 
@@ -213,15 +209,43 @@ def _check_refreshed_id_token(
             access_token=fresh.access_token,
             client_secret=settings.get("client_secret"),
         )
-        sub = (entry.get("account") or {}).get("sub")
-        if sub is not None and claims.get("sub") != sub:
-            raise ValidationError(
-                "ID token rejected: the refreshed ID token names another user (sub)",
-                code="invalid_id_token",
-            )
+        original = _unverified_claims((entry.get("tokens") or {}).get("id_token"))
+        original.setdefault("sub", (entry.get("account") or {}).get("sub"))
+        for name in ("iss", "sub", "aud", "azp"):
+            known = name in original or (name == "azp" and bool(original))
+            if known and _same(original.get(name)) != _same(claims.get(name)):
+                raise ValidationError(
+                    f"ID token rejected: the refreshed ID token's {name} differs from "
+                    "the login's (OpenID Connect Core 12.2)",
+                    code="invalid_id_token",
+                )
     except ValidationError:
         _clear_if_unchanged(profile, None)
         raise
+
+
+def _unverified_claims(id_token: object) -> dict[str, Any]:
+    """The claims of the login's ID token, which was verified when stored."""
+    import json
+
+    from .utils import base64url_decode
+
+    if not isinstance(id_token, str) or id_token.count(".") != 2:
+        return {}
+    try:
+        claims = json.loads(base64url_decode(id_token.split(".")[1]))
+    except ValueError:
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def _same(value: object) -> object:
+    """``aud`` as a set, so that ``"a"`` and ``["a"]`` compare equal."""
+    if isinstance(value, str):
+        return frozenset([value])
+    if isinstance(value, list):
+        return frozenset(str(item) for item in value)
+    return value
 
 
 def _clear_if_unchanged(profile: str, failed_refresh_token: str | None) -> None:

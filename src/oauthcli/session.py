@@ -126,11 +126,14 @@ def login(
     notify: Notify | None = None,
     store: bool = True,
     token_store: str = "file",  # noqa: S107 - a backend name, not a secret
+    device: bool = False,
 ) -> LoginResult:
     """Run a browser login and store its result under ``profile``.
 
     ``token_store`` is where the refresh token goes: ``file``, ``keyring`` or
-    ``auto`` (see ``keychain``). A new login that brings no refresh token
+    ``auto`` (see ``keychain``). ``device=True`` uses the device authorization
+    grant (RFC 8628) instead of the browser redirect. A new login that brings
+    no refresh token
     keeps the one stored for the same account (providers such as Google
     issue one only on first consent).
     """
@@ -139,25 +142,31 @@ def login(
             f"token store {token_store!r} is not one of {', '.join(STORE_CHOICES)}",
             code="invalid_argument",
         )
-    with PKCE() as pkce, CSRFState() as csrf_state:
-        flow = OAuth2(
-            pkce,
-            csrf_state,
-            constants,
-            opener=opener,
-            open_browser=open_browser,
-            notify=notify,
+    notify = notify or notify_stderr
+    if device:
+        tokens, metadata, claims = _device_login(
+            constants, notify, open_browser=open_browser, opener=opener
         )
-        try:
-            code = flow.authorization_request(connection)
-            tokens = flow.token_request(code)
-            metadata = flow.metadata
-        finally:
-            flow.close()
-    account = Account.from_claims(flow.id_token_claims)
+    else:
+        with PKCE() as pkce, CSRFState() as csrf_state:
+            flow = OAuth2(
+                pkce,
+                csrf_state,
+                constants,
+                opener=opener,
+                open_browser=open_browser,
+                notify=notify,
+            )
+            try:
+                code = flow.authorization_request(connection)
+                tokens = flow.token_request(code)
+                metadata = flow.metadata
+            finally:
+                flow.close()
+        claims = flow.id_token_claims
+    account = Account.from_claims(claims)
     if store:
         settings = {**_settings(constants, connection), "store": token_store}
-        notify = notify or notify_stderr
         tokens = _store(profile, settings, metadata, account, tokens, notify)
     return LoginResult(
         profile=profile, issuer=metadata.issuer, account=account, tokens=tokens
@@ -203,3 +212,72 @@ def _store(
             code="store_failed",
         ) from exc
     return tokens
+
+
+def _device_login(
+    constants: OAuth2Constants,
+    notify: Notify,
+    *,
+    open_browser: bool,
+    opener: Opener | None,
+) -> tuple[TokenSet, ProviderMetadata, dict[str, Any] | None]:
+    """The device authorization grant: show a code, poll, check the ID token."""
+    from urllib.parse import urlsplit
+
+    from .browser import browser_unavailable_reason
+    from .browser import open_browser as launch
+    from .device import poll_for_tokens, request_device_authorization
+    from .discovery import discover
+    from .errors import ValidationError, sanitize
+    from .oauth2 import check_id_token, check_scopes
+    from .tokens import client_auth
+    from .transport import HTTP
+
+    c = constants
+    with HTTP(timeout=c.http_timeout, ca_file=c.ca_file) as http:
+        metadata = discover(
+            http,
+            c.issuer,
+            overrides={"token_endpoint": c.token_endpoint, "jwks_uri": c.jwks_uri},
+            need_jwks=c.wants_openid,
+        )
+        endpoint = metadata.device_authorization_endpoint
+        if endpoint is None:
+            raise ValidationError(
+                f"{metadata.issuer} does not offer the device flow (its metadata has "
+                "no device_authorization_endpoint); log in without --device",
+                code="unsupported",
+            )
+        body, headers = client_auth(c.client_id, c.client_secret, c.auth_method)
+        form = {"scope": c.scope, **body}
+        if c.audience:
+            form["audience"] = c.audience
+        device = request_device_authorization(http, endpoint, form, headers)
+
+        host = urlsplit(device.verification_uri).netloc
+        notify(
+            f"To log in, visit {sanitize(device.verification_uri)} (on {host}) "
+            f"and enter the code:\n\n    {device.user_code}\n"
+        )
+        if device.verification_uri_complete:
+            complete = device.verification_uri_complete
+            notify(f"Or open this address, which includes the code:\n    {complete}\n")
+            reason = None if opener else browser_unavailable_reason()
+            if open_browser and reason is None:
+                launch(complete, opener=opener)
+        notify("Waiting for the login to be approved (Ctrl-C to cancel)...")
+        tokens = poll_for_tokens(
+            http,
+            metadata.token_endpoint,
+            device,
+            body,
+            headers,
+            requested_scope=c.scope,
+        )
+        check_scopes(c, tokens)
+        claims = (
+            check_id_token(http, c, metadata, tokens, nonce=None)
+            if c.wants_openid
+            else None
+        )
+    return tokens, metadata, claims
