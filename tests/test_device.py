@@ -295,3 +295,24 @@ def test_a_provider_without_device_flow_is_a_clear_error(oauthcli_home: Path) ->
         server.server_close()
     assert result.returncode == 1
     assert "does not offer the device flow" in result.stderr
+
+
+def test_the_profile_remembers_the_device_flow_and_the_env_makes_it_the_default(
+    provider: LocalProvider, oauthcli_home: Path, http_browser: str
+) -> None:
+    env = cli_env(oauthcli_home, http_browser)
+    first = oauthcli(*login_args(provider, "cli-app", "--device"), env=env, timeout=90)
+    assert first.returncode == 0, first.stderr
+    entry = stored(oauthcli_home)
+    assert entry is not None
+    assert entry["settings"]["device"] is True
+    again = oauthcli("login", env=env, timeout=90)  # the stored settings
+    assert again.returncode == 0, again.stderr
+    assert "enter the code" in again.stderr
+    other = oauthcli(
+        *login_args(provider, "cli-app", "--profile", "machine"),
+        env={**env, "OAUTHCLI_DEVICE": "1"},
+        timeout=90,
+    )
+    assert other.returncode == 0, other.stderr
+    assert "enter the code" in other.stderr

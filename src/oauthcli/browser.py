@@ -17,10 +17,32 @@ from collections.abc import Callable, Mapping
 
 from ._log import log
 
-__all__ = ["BrowserLaunch", "browser_unavailable_reason", "open_browser"]
+__all__ = [
+    "BrowserLaunch",
+    "browser_unavailable_reason",
+    "in_container",
+    "is_wsl",
+    "open_browser",
+]
 
 
 Opener = Callable[[str], bool]
+
+
+def is_wsl(env: Mapping[str, str] | None = None) -> bool:
+    """Windows Subsystem for Linux: the browser runs on Windows, outside the VM."""
+    env = os.environ if env is None else env
+    if env.get("WSL_DISTRO_NAME") or env.get("WSL_INTEROP"):
+        return True
+    try:
+        with open("/proc/sys/kernel/osrelease", encoding="ascii") as release:
+            return "microsoft" in release.read().lower()
+    except OSError:
+        return False
+
+
+def in_container() -> bool:
+    return os.path.exists("/.dockerenv") or os.path.exists("/run/.containerenv")
 
 
 def browser_unavailable_reason(env: Mapping[str, str] | None = None) -> str | None:
@@ -30,6 +52,8 @@ def browser_unavailable_reason(env: Mapping[str, str] | None = None) -> str | No
         return None
     if env.get("SSH_CONNECTION") or env.get("SSH_TTY"):
         return "this is an SSH session"
+    if in_container() and not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")):
+        return "this runs in a container without a display"
     if sys.platform.startswith("linux") and not (
         env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")
     ):

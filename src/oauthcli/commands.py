@@ -132,8 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     login.add_argument(
         "--device",
-        action="store_true",
-        help="log in by entering a code on another device (RFC 8628 device flow)",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="log in by entering a code on another device (RFC 8628 device flow); "
+        "remembered by the profile; OAUTHCLI_DEVICE=1 makes it the default",
     )
     login.add_argument(
         "--timeout", type=float, help="seconds to wait for the browser (default 300)"
@@ -468,6 +470,15 @@ def _stored_settings(profile: str, args: argparse.Namespace) -> dict[str, Any]:
     return settings if same_issuer and same_client else {}
 
 
+def _use_device(args: argparse.Namespace, stored: dict[str, Any]) -> bool:
+    """--device/--no-device, else the profile's choice, else OAUTHCLI_DEVICE."""
+    if args.device is not None:
+        return bool(args.device)
+    if "device" in stored:
+        return bool(stored["device"])
+    return os.environ.get("OAUTHCLI_DEVICE", "").lower() in ("1", "true", "yes")
+
+
 def _cmd_login(args: argparse.Namespace) -> int:
     import math
 
@@ -491,7 +502,8 @@ def _cmd_login(args: argparse.Namespace) -> int:
         connection=args.connection or stored.get("connection"),
         open_browser=not args.no_browser,
         token_store=args.store or stored.get("store") or "file",
-        device=args.device,
+        device=_use_device(args, stored),
+        paste_input=sys.stdin,
     )
     print(
         f"Logged in to {sanitize(result.issuer)} as "

@@ -234,45 +234,48 @@ class _Shared:
             _drop(oldest)
         return self.slots.acquire(timeout=1.0)
 
-    def handle_callback(self, handler: _Handler, query: str) -> None:
-        """Judge one callback, answer it, then end the wait if it was final.
+    def judge(self, query: str) -> tuple[int, str, str, CallbackOutcome | None, bool]:
+        """The verdict on one callback query, taken under the lock.
 
-        The verdict is taken under the lock; the answer is written outside it
-        (a slow reader cannot stall other callbacks), and a browser that
-        disconnects early never loses the outcome.
+        Returns the HTTP status, page title and body, the outcome that ends
+        the login (if any), and whether this is the first forged callback.
         """
-        outcome: CallbackOutcome | None = None
-        first_forgery = False
         with self.lock:
             if self.finished:
-                status, title, body = (
+                return (
                     400,
                     "Login already finished",
                     "This login has ended.",
+                    None,
+                    False,
                 )
-            else:
-                try:
-                    if self.validator is None:
-                        raise CallbackRejected("the login is not ready for a callback")
-                    code = self.validator(parse_callback_query(query))
-                except CallbackRejected as exc:
-                    self.forged += 1
-                    first_forgery = self.forged == 1
-                    log.debug("ignored a callback: %s", exc.code)
-                    status, title = 400, "Not this login's callback"
-                    body = "This request does not belong to the login in progress."
-                except OAuthCLIError as exc:
-                    self.finished = True
-                    outcome = CallbackOutcome(error=exc)
-                    status, title, body = 400, "Login failed", _failure_body(exc)
-                else:
-                    self.finished = True
-                    outcome = CallbackOutcome(code=code)
-                    status, title = 200, "Login complete"
-                    body = (
-                        "You are logged in. You can close this tab and return to "
-                        "the terminal."
-                    )
+            try:
+                if self.validator is None:
+                    raise CallbackRejected("the login is not ready for a callback")
+                code = self.validator(parse_callback_query(query))
+            except CallbackRejected as exc:
+                self.forged += 1
+                log.debug("ignored a callback: %s", exc.code)
+                body = "This request does not belong to the login in progress."
+                return 400, "Not this login's callback", body, None, self.forged == 1
+            except OAuthCLIError as exc:
+                self.finished = True
+                outcome = CallbackOutcome(error=exc)
+                return 400, "Login failed", _failure_body(exc), outcome, False
+            self.finished = True
+            body = (
+                "You are logged in. You can close this tab and return to the terminal."
+            )
+            return 200, "Login complete", body, CallbackOutcome(code=code), False
+
+    def handle_callback(self, handler: _Handler, query: str) -> None:
+        """Judge one callback, answer it, then end the wait if it was final.
+
+        The answer is written outside the lock (a slow reader cannot stall
+        other callbacks), and a browser that disconnects early never loses
+        the outcome.
+        """
+        status, title, body, outcome, first_forgery = self.judge(query)
         try:
             handler._respond(status, title, body)
         except OSError:
@@ -460,8 +463,19 @@ class LoopbackServer:
             self._threads.append(thread)
 
     def deliver(self, outcome: CallbackOutcome) -> None:
-        """End the wait from elsewhere (a pasted URL, a test)."""
+        """End the wait from elsewhere (a test)."""
         self._shared.outcomes.put(outcome)
+
+    def submit(self, query: str) -> bool:
+        """Judge a redirect that arrived another way (a pasted URL).
+
+        Exactly the checks of a real callback apply. Returns False when the
+        query does not belong to this login (the wait goes on).
+        """
+        _, _, _, outcome, _ = self._shared.judge(query)
+        if outcome is not None:
+            self._shared.outcomes.put(outcome)
+        return outcome is not None
 
     def wait(self, timeout: float) -> str:
         """Block until a callback ends the login; return the code or raise."""

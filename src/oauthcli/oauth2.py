@@ -18,9 +18,10 @@ the token response and, for OpenID Connect, the ID token.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TextIO
 
 from ._log import log
 from .authorization import (
@@ -28,12 +29,13 @@ from .authorization import (
     build_authorization_url,
     validate_callback,
 )
-from .browser import Opener, browser_unavailable_reason, open_browser
+from .browser import Opener, browser_unavailable_reason, is_wsl, open_browser
 from .constants import OAuth2Constants
 from .discovery import ProviderMetadata, discover
 from .errors import EndpointError, LocalError, ValidationError
 from .idtoken import JWKSCache, validate_id_token
 from .loopback import LoopbackServer
+from .paste import can_read_pastes, start_paste_reader
 from .pkce import PKCE
 from .state import CSRFState
 from .tokens import TokenSet, client_auth, parse_token_response
@@ -43,6 +45,7 @@ __all__ = ["OAuth2", "check_id_token", "check_scopes", "notify_stderr"]
 
 
 Notify = Callable[[str], None]
+WSL_HINT_DELAY = 15.0
 
 JWKS = JWKSCache()  # per process, keyed by issuer
 
@@ -56,7 +59,9 @@ class OAuth2:
 
     ``opener`` replaces the browser launcher (``None``: ``webbrowser``);
     ``open_browser=False`` only prints the URL; ``notify`` receives the lines
-    meant for the user (default: stderr).
+    meant for the user (default: stderr); with ``paste_input`` (a text
+    stream, e.g. ``sys.stdin``) the user may also paste the address the
+    browser ended on (see ``paste``).
     """
 
     def __init__(
@@ -70,6 +75,7 @@ class OAuth2:
         open_browser: bool = True,
         notify: Notify | None = None,
         jwks_cache: JWKSCache | None = None,
+        paste_input: TextIO | None = None,
     ) -> None:
         self.pkce = pkce
         self.csrf_state = csrf_state
@@ -81,6 +87,7 @@ class OAuth2:
         self._open_browser = open_browser
         self._notify = notify or notify_stderr
         self._jwks = jwks_cache or JWKS
+        self._paste_input = paste_input
         self._metadata: ProviderMetadata | None = None
         self._request: AuthorizationRequest | None = None
         self.id_token_claims: dict[str, Any] | None = None
@@ -198,7 +205,11 @@ class OAuth2:
                 ),
             )
             log.info("listening for the redirect on %s", redirect_uri)
-            self._announce(request.url, redirect_uri)
+            pasting = can_read_pastes(self._paste_input)
+            self._announce(request.url, redirect_uri, metadata, pasting)
+            if pasting and self._paste_input is not None:
+                start_paste_reader(server, self._paste_input, self._notify)
+            hint = self._wsl_hint(redirect_uri, metadata, pasting)
             try:
                 return server.wait(c.login_timeout)
             except LocalError as exc:
@@ -211,6 +222,28 @@ class OAuth2:
                         code="timeout",
                     ) from None
                 raise
+            finally:
+                if hint is not None:
+                    hint.cancel()
+
+    def _wsl_hint(
+        self, redirect_uri: str, metadata: ProviderMetadata, pasting: bool
+    ) -> threading.Timer | None:
+        """Under WSL, say after a while that the redirect may not get through (C04)."""
+        if self._opener is not None or not is_wsl():
+            return None
+        ways = ["paste here the address the browser ended on"] if pasting else []
+        if metadata.device_authorization_endpoint:
+            ways.append("log in with `oauthcli login --device` instead")
+        message = (
+            "Still waiting. Under WSL the browser's redirect to "
+            f"{redirect_uri} may not reach oauthcli"
+            + (f": {' or '.join(ways)}." if ways else ".")
+        )
+        timer = threading.Timer(WSL_HINT_DELAY, self._notify, (message,))
+        timer.daemon = True
+        timer.start()
+        return timer
 
     def _registered_form(self, redirect_uri: str) -> str:
         """The redirect URI as it must be registered (RFC 8252 section 7.3)."""
@@ -219,15 +252,21 @@ class OAuth2:
         spec = self.constants.redirect_spec()
         return f"http://{spec.host}{spec.path} (any port)"
 
-    def _announce(self, url: str, redirect_uri: str) -> None:
+    def _announce(
+        self, url: str, redirect_uri: str, metadata: ProviderMetadata, pasting: bool
+    ) -> None:
         self._notify(f"To log in, open this URL in a browser:\n\n    {url}\n")
         reason = None if self._opener else browser_unavailable_reason()
         if not self._open_browser:
             pass
         elif reason is not None:
+            # Never claim a browser opened (C05); say what works instead (C06).
             self._notify(
-                f"Not opening a browser: {reason}. Open the URL above yourself."
+                f"Not opening a browser: {reason}. Open the URL above in a browser "
+                "on any machine."
             )
+            if metadata.device_authorization_endpoint:
+                self._notify("Or log in with a code instead: oauthcli login --device")
         else:
             open_browser(
                 url,
@@ -237,6 +276,11 @@ class OAuth2:
                     if opened
                     else "Could not open a browser; open the URL above yourself."
                 ),
+            )
+        if pasting:
+            self._notify(
+                "If the browser is on another machine, log in there and paste "
+                f"here the address it ends on (it starts with {redirect_uri})."
             )
         self._notify(
             f"Waiting for the browser to return to {redirect_uri} (Ctrl-C to cancel)..."

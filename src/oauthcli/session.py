@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
 from ._log import log
 from .browser import Opener
@@ -127,6 +127,7 @@ def login(
     store: bool = True,
     token_store: str = "file",  # noqa: S107 - a backend name, not a secret
     device: bool = False,
+    paste_input: TextIO | None = None,
 ) -> LoginResult:
     """Run a browser login and store its result under ``profile``.
 
@@ -156,6 +157,7 @@ def login(
                 opener=opener,
                 open_browser=open_browser,
                 notify=notify,
+                paste_input=paste_input,
             )
             try:
                 code = flow.authorization_request(connection)
@@ -167,6 +169,8 @@ def login(
     account = Account.from_claims(claims)
     if store:
         settings = {**_settings(constants, connection), "store": token_store}
+        if device:
+            settings["device"] = True
         tokens = _store(profile, settings, metadata, account, tokens, notify)
     return LoginResult(
         profile=profile, issuer=metadata.issuer, account=account, tokens=tokens

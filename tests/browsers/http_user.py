@@ -14,6 +14,8 @@ It also approves (or denies) a device authorization opened at
 Environment:
     OAUTHCLI_TEST_LOGIN: the login name (the account's ``sub``), "alice".
     OAUTHCLI_TEST_DENY=1: cancel instead of signing in (``access_denied``).
+    OAUTHCLI_TEST_REMOTE: a file; the browser is on another machine, so the
+        final address is written there instead of being requested.
     OAUTHCLI_TEST_CALLBACK_LOG: a file; the callback's parameter names (never
         values; query, then form_post body) are appended as one line.
 """
@@ -161,8 +163,18 @@ def next_request(page: Page, deny: bool, login: str) -> Step:
 
 
 def deliver(client: httpx.Client, step: Step) -> None:
-    """Send the app its redirect, once; any HTTP answer counts as delivered."""
+    """Send the app its redirect, once; any HTTP answer counts as delivered.
+
+    With OAUTHCLI_TEST_REMOTE=path the browser is "on another machine": the
+    redirect cannot reach the app, and the address it ended on is written to
+    that file instead, for the user to paste.
+    """
     log_callback(step)
+    remote = os.environ.get("OAUTHCLI_TEST_REMOTE")
+    if remote:
+        with open(remote, "w", encoding="utf-8") as ended_on:
+            ended_on.write(step.url)
+        return
     try:
         client.request(step.method, step.url, data=step.data).close()
     except httpx.HTTPError as exc:

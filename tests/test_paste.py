@@ -1,0 +1,173 @@
+"""Logging in where the browser is elsewhere: paste-back and detection
+(cases C04, C05, C06 of shared/cases/login-failures.md)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from clirun import cli_env, login_args, stored
+from localprovider import HTTP_USER, LocalProvider
+from oauthcli.browser import browser_unavailable_reason, is_wsl
+
+URL_IN_STDERR = re.compile(r"^    (http://\S+/auth\?\S+)$", re.MULTILINE)
+
+
+def start_login(
+    provider: LocalProvider, env: dict[str, str], *more: str
+) -> tuple[subprocess.Popen[str], str]:
+    """Start `oauthcli login` with a pipe as the terminal; return it and the URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "oauthcli", *login_args(provider, "cli-app", *more)],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    seen = ""
+    while "Waiting for the browser" not in seen:
+        line = process.stderr.readline()
+        assert line, f"login ended early: {seen}"
+        seen += line
+    match = URL_IN_STDERR.search(seen)
+    assert match, seen
+    return process, seen + "\n" + match.group(1)
+
+
+def browse_elsewhere(url: str, tmp_path: Path, **env: str) -> str:
+    """A browser on another machine: log in, return the address it ended on."""
+    ended_on = tmp_path / "ended-on"
+    subprocess.run(
+        [sys.executable, str(HTTP_USER), url],
+        env={**os.environ, "OAUTHCLI_TEST_REMOTE": str(ended_on), **env},
+        check=True,
+        timeout=60,
+    )
+    return ended_on.read_text()
+
+
+def ssh_env(home: Path) -> dict[str, str]:
+    env = cli_env(home, None, SSH_CONNECTION="10.0.0.1 5555 10.0.0.2 22")
+    env.pop("BROWSER", None)
+    return env
+
+
+def test_c06_over_ssh_no_browser_is_tried_and_a_pasted_address_logs_in(
+    provider: LocalProvider, oauthcli_home: Path, tmp_path: Path
+) -> None:
+    process, output = start_login(provider, ssh_env(oauthcli_home))
+    assert "Not opening a browser: this is an SSH session" in output
+    assert "Or log in with a code instead: oauthcli login --device" in output
+    assert "paste" in output
+    assert "Opened" not in output
+    url = output.rsplit("\n", 1)[1]
+
+    ended_on = browse_elsewhere(url, tmp_path)
+    _, stderr = process.communicate(ended_on + "\n", timeout=60)
+
+    assert process.returncode == 0, stderr
+    assert "Logged in to" in stderr
+    entry = stored(oauthcli_home)
+    assert entry is not None
+    assert provider.introspect(entry["tokens"]["access_token"])["active"] is True
+
+
+def test_c04_a_pasted_address_is_checked_like_a_callback(
+    provider: LocalProvider, oauthcli_home: Path, tmp_path: Path
+) -> None:
+    env = cli_env(oauthcli_home, None, WSL_DISTRO_NAME="Ubuntu")
+    process, output = start_login(provider, env, "--no-browser", "--timeout", "60")
+    url = output.rsplit("\n", 1)[1]
+    ended_on = browse_elsewhere(url, tmp_path)
+    forged = re.sub(r"state=[^&]+", "state=forged", ended_on)
+    assert process.stdin is not None
+    process.stdin.write("not an address\n" + forged + "\n")
+    process.stdin.flush()
+    time.sleep(0.5)
+    _, stderr = process.communicate(ended_on + "\n", timeout=60)
+    assert process.returncode == 0, stderr
+    assert "That is not the address the browser ended on" in stderr
+    assert "does not belong to this login" in stderr
+
+
+def test_a_pasted_error_ends_the_login_with_its_code(
+    provider: LocalProvider, oauthcli_home: Path, tmp_path: Path
+) -> None:
+    process, output = start_login(provider, ssh_env(oauthcli_home))
+    url = output.rsplit("\n", 1)[1]
+    ended_on = browse_elsewhere(url, tmp_path, OAUTHCLI_TEST_DENY="1")
+    _, stderr = process.communicate(ended_on + "\n", timeout=60)
+    assert process.returncode == 1
+    assert "access_denied" in stderr
+    assert stored(oauthcli_home) is None
+
+
+def test_the_real_redirect_still_wins_while_paste_is_offered(
+    provider: LocalProvider, oauthcli_home: Path, http_browser: str
+) -> None:
+    env = cli_env(oauthcli_home, http_browser)
+    process = subprocess.run(
+        [sys.executable, "-m", "oauthcli", *login_args(provider)],
+        env=env,
+        stdin=subprocess.PIPE,  # a terminal nobody types into
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert process.returncode == 0, process.stderr
+
+
+def test_the_library_takes_pastes_from_any_stream(
+    provider: LocalProvider, tmp_path: Path
+) -> None:
+    from oauthcli import PKCE, CSRFState, OAuth2, OAuth2Constants
+
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end) as pasted, os.fdopen(write_end, "w") as typed:
+
+        def remote_browser(url: str) -> bool:
+            typed.write(browse_elsewhere(url, tmp_path) + "\n")
+            typed.flush()
+            return True
+
+        constants = OAuth2Constants("cli-app", provider.issuer)
+        with PKCE() as pkce, CSRFState() as csrf:
+            flow = OAuth2(
+                pkce,
+                csrf,
+                constants,
+                opener=remote_browser,
+                notify=lambda _: None,
+                paste_input=pasted,
+            )
+            token = flow.access_token_request(flow.authorization_request())
+    assert provider.introspect(token)["active"] is True
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"WSL_DISTRO_NAME": "Ubuntu"}, True),
+        ({"WSL_INTEROP": "/run/WSL/1_interop"}, True),
+    ],
+)
+def test_wsl_is_detected_from_its_variables(
+    env: dict[str, str], expected: bool
+) -> None:
+    assert is_wsl(env) is expected
+
+
+def test_c05_no_display_means_no_browser_and_no_claim(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("sys.platform", "linux")
+    assert browser_unavailable_reason({}) is not None
