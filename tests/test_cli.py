@@ -312,20 +312,10 @@ def test_another_client_id_does_not_inherit_the_stored_ports(
 def test_an_issuer_without_discovery_is_announced_before_the_fallback(
     oauthcli_home: Path,
 ) -> None:
-    import http.server
-    import threading
+    from clirun import server_without_metadata
 
-    class NotFound(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_error(404)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        issuer = f"http://127.0.0.1:{server.server_address[1]}/tenant-typo"
+    with server_without_metadata() as base:
+        issuer = f"{base}/tenant-typo"
         result = run(
             "login",
             "--issuer",
@@ -337,9 +327,6 @@ def test_an_issuer_without_discovery_is_announced_before_the_fallback(
             "1",
             home=oauthcli_home,
         )
-    finally:
-        server.shutdown()
-        server.server_close()
     assert result.returncode == 1
     assert "publishes no discovery document" in result.stderr
     assert f"{issuer}/authorize" in result.stderr

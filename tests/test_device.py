@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from clirun import cli_env, login_args, oauthcli, stored
+from clirun import cli_env, login_args, oauthcli, server_without_metadata, stored
 from localprovider import LocalProvider
 from oauthcli.device import (
     DeviceAuthorization,
@@ -270,17 +270,7 @@ def test_a_denied_device_login_fails_and_stores_nothing(
 
 
 def test_a_provider_without_device_flow_is_a_clear_error(oauthcli_home: Path) -> None:
-    class NoMetadata(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_error(404)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NoMetadata)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        issuer = f"http://127.0.0.1:{server.server_address[1]}"
+    with server_without_metadata() as issuer:
         result = oauthcli(
             "login",
             "--issuer",
@@ -290,9 +280,6 @@ def test_a_provider_without_device_flow_is_a_clear_error(oauthcli_home: Path) ->
             "--device",
             env=cli_env(oauthcli_home, None),
         )
-    finally:
-        server.shutdown()
-        server.server_close()
     assert result.returncode == 1
     assert "does not offer the device flow" in result.stderr
 
