@@ -393,3 +393,46 @@ def test_an_issuer_httpx_cannot_parse_is_a_clear_error(oauthcli_home: Path) -> N
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "issuer" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["token", "--format", "xml"],
+        ["token", "--min-ttl", "abc"],
+        ["no-such-command"],
+        ["login", "--store", "bogus"],
+        ["logout", "--all", "--profile", "x"],
+    ],
+)
+def test_usage_errors_are_one_line_with_exit_2(
+    arguments: list[str], oauthcli_home: Path
+) -> None:
+    result = run(*arguments, home=oauthcli_home)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("oauthcli: ")
+
+
+def test_a_missing_ca_file_is_a_usage_error_before_anything_happens(
+    oauthcli_home: Path,
+) -> None:
+    result = run(
+        "login",
+        "--issuer",
+        "https://idp.example.test",
+        "--client-id",
+        "x",
+        "--ca-file",
+        "/nonexistent/ca.pem",
+        home=oauthcli_home,
+    )
+    assert result.returncode == 2
+    assert "--ca-file /nonexistent/ca.pem: no such file" in result.stderr
+
+
+def test_profiles_without_any_says_so_on_stderr(oauthcli_home: Path) -> None:
+    result = run("profiles", home=oauthcli_home)
+    assert result.returncode == 0
+    assert result.stdout == ""
+    assert "No profiles yet" in result.stderr

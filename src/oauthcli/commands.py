@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from .cli import (
     EXIT_CANCELLED,
@@ -39,9 +39,16 @@ examples:
 """
 
 
-def _output_options() -> argparse.ArgumentParser:
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors on one line (exit 2) like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"oauthcli: {message} (see `{self.prog} --help`)\n")
+
+
+def _output_options() -> _Parser:
     """-v and --debug, accepted before or after the command name."""
-    options = argparse.ArgumentParser(add_help=False)
+    options = _Parser(add_help=False)
     options.add_argument(
         "-v",
         "--verbose",
@@ -62,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
     output = _output_options()
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="oauthcli",
         description="Log in with OAuth 2.0 / OpenID Connect; hand out access tokens.",
         epilog=_EPILOG,
@@ -72,7 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--version", action="version", version=f"oauthcli {__version__}"
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_Parser
+    )
 
     login = commands.add_parser(
         "login",
@@ -389,8 +398,11 @@ def _cmd_profiles(args: argparse.Namespace) -> int:
     from .store import list_profiles
 
     default = _default_profile()
-    for name in list_profiles():
+    names = list_profiles()
+    for name in names:
         sys.stdout.write(f"{'*' if name == default else ' '} {name}\n")
+    if not names:
+        print("No profiles yet: log in with `oauthcli login`.", file=sys.stderr)
     return EXIT_OK
 
 
@@ -492,7 +504,12 @@ def _cmd_login(args: argparse.Namespace) -> int:
         math.isfinite(args.timeout) and 0 < args.timeout <= 86400
     ):
         raise LocalError(
-            "--timeout must be between 0 and 86400 seconds", code="invalid_argument"
+            "--timeout must be more than 0 and at most 86400 seconds",
+            code="invalid_argument",
+        )
+    if args.ca_file and not os.path.isfile(args.ca_file):
+        raise LocalError(
+            f"--ca-file {args.ca_file}: no such file", code="invalid_argument"
         )
     stored = _stored_settings(profile, args)
     constants = _login_constants(args, stored)

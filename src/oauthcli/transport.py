@@ -90,8 +90,9 @@ def _ssl_context(ca_file: str | None) -> ssl.SSLContext:
             try:
                 context.load_verify_locations(cafile=extra)
             except (OSError, ssl.SSLError) as exc:
+                reason = getattr(exc, "strerror", None) or exc.__class__.__name__
                 raise TransportError(
-                    f"cannot load CA bundle {extra}: {exc.__class__.__name__}",
+                    f"cannot load the CA bundle {extra}: {reason}",
                     code="tls_verification_failed",
                 ) from exc
     if context.cert_store_stats()["x509_ca"] == 0 and not os.environ.get(
