@@ -438,3 +438,18 @@ def test_an_ipv6_loopback_redirect_logs_in(
     )
     assert result.returncode == 0, result.stderr
     assert "return to http://[::1]:" in result.stderr
+
+
+def test_cb_25_no_callback_ever_times_out_and_suggests_the_other_ways(
+    provider: LocalProvider, oauthcli_home: Path
+) -> None:
+    result = oauthcli(
+        *login_args(provider, "cli-app", "--no-browser", "--timeout", "1"),
+        env=cli_env(oauthcli_home, None),
+    )
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert "timed out after 1 s" in last
+    assert "paste the address" in last
+    assert "--device" in last
+    assert stored(oauthcli_home) is None

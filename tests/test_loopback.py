@@ -416,3 +416,96 @@ def test_an_outcome_repr_never_shows_the_code() -> None:
     from oauthcli.loopback import CallbackOutcome
 
     assert "SECRET-CODE" not in repr(CallbackOutcome(code="SECRET-CODE"))
+
+
+def test_cb_04_oversized_and_too_many_headers_get_431(server: LoopbackServer) -> None:
+    head = f"GET /callback?code=x&state=y HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+    huge_line = head + "X-Big: " + "a" * 100_000 + "\r\n\r\n"
+    many_lines = head + "".join(f"X-{n}: v\r\n" for n in range(10_000)) + "\r\n"
+    for request in (huge_line, many_lines):
+        assert status(raw(server.port, request.encode())) == 431
+    assert status(get(server.port, f"/callback?code=ok&state={STATE}")) == 200
+    assert server.wait(timeout=5) == "ok"
+
+
+def test_cb_07_connections_reset_right_away_leave_the_listener_alive(
+    server: LoopbackServer,
+) -> None:
+    for _ in range(20):
+        conn = socket.create_connection(("127.0.0.1", server.port))
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00" * 2)
+        conn.close()  # RST, as a browser abandoning a speculative connection
+    assert status(get(server.port, f"/callback?code=ok&state={STATE}")) == 200
+    assert server.wait(timeout=5) == "ok"
+
+
+def test_cb_09_hundreds_of_open_connections_cannot_starve_the_callback(
+    server: LoopbackServer,
+) -> None:
+    flood = []
+    try:
+        for _ in range(300):
+            flood.append(socket.create_connection(("127.0.0.1", server.port)))
+        started = time.monotonic()
+        assert status(get(server.port, f"/callback?code=ok&state={STATE}")) == 200
+        assert server.wait(timeout=5) == "ok"
+        assert time.monotonic() - started < 5
+    finally:
+        for conn in flood:
+            conn.close()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "Content-Length: 5\r\n\r\nhello",
+        "Content-Length: 999999999\r\n\r\n",
+        "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        "Expect: 100-continue\r\nContent-Length: 10\r\n\r\n",
+    ],
+)
+def test_cb_22_a_body_on_the_callback_is_ignored_and_not_waited_for(
+    server: LoopbackServer, extra: str
+) -> None:
+    request = (
+        f"GET /callback?code=ok&state={STATE} HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{server.port}\r\n{extra}"
+    )
+    started = time.monotonic()
+    assert status(raw(server.port, request.encode())) == 200
+    assert time.monotonic() - started < 2  # answered without reading a body
+    assert server.wait(timeout=5) == "ok"
+
+
+def test_cb_24_a_handler_that_raises_costs_one_request_not_the_listener() -> None:
+    calls = []
+
+    def fragile(params: dict[str, str]) -> str:
+        calls.append(params)
+        if len(calls) == 1:
+            raise RuntimeError("a bug")
+        return params["code"]
+
+    with LoopbackServer(spec()) as listener:
+        listener.serve(fragile)
+        assert status(get(listener.port, "/callback?code=first")) == 500
+        assert status(get(listener.port, "/callback?code=second")) == 200
+        assert listener.wait(timeout=5) == "second"
+
+
+def test_cb_27_the_answer_is_complete_even_if_read_after_the_listener_closed() -> None:
+    with LoopbackServer(spec()) as listener:
+        request = request_for(listener)
+        listener.serve(lambda params: validate_callback(params, request))
+        conn = socket.create_connection(("127.0.0.1", listener.port), timeout=5)
+        conn.sendall(
+            f"GET /callback?code=ok&state={STATE} HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{listener.port}\r\n\r\n".encode()
+        )
+        assert listener.wait(timeout=5) == "ok"
+    with conn:  # the listener is closed now; the browser reads slowly
+        received = b""
+        while chunk := conn.recv(16):
+            received += chunk
+    assert status(received) == 200
+    assert received.rstrip().endswith(b"</html>")

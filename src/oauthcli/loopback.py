@@ -138,6 +138,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         shared = self.server.shared
         return host == f"{shared.spec.host}:{shared.port}".lower()
 
+    def handle_expect_100(self) -> bool:
+        """Never invite a body: a callback has none, and none is read."""
+        return True
+
     def do_GET(self) -> None:
         target = self.path
         if not target.startswith("/") or target.startswith("//"):
@@ -150,7 +154,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if path != self.server.shared.spec.path:
             self._respond(404, "Not found", "This is oauthcli's login listener.")
             return
-        self.server.shared.handle_callback(self, query)
+        try:
+            self.server.shared.handle_callback(self, query)
+        except Exception:  # a bug must cost this request only, not the listener
+            log.debug("the callback handler failed", exc_info=False)
+            self._respond(500, "Internal error", "oauthcli could not handle this.")
 
     def do_HEAD(self) -> None:
         self._method_not_allowed()

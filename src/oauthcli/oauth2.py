@@ -218,7 +218,9 @@ class OAuth2:
                     raise LocalError(
                         f"{exc.message}. If the browser showed an error, check that "
                         f"client {c.client_id!r} exists at {metadata.issuer} and "
-                        f"allows the redirect URI {registered}",
+                        f"allows the redirect URI {registered}; if the browser is on "
+                        "another machine, paste the address it ended on, or use "
+                        "--device",
                         code="timeout",
                     ) from None
                 raise
