@@ -28,10 +28,6 @@ EXIT_LOGIN_REQUIRED = 3
 EXIT_CANCELLED = 130
 
 
-def _default_profile() -> str:
-    return os.environ.get("OAUTHCLI_PROFILE") or "default"
-
-
 def _fresh_access_token(profile: str, min_ttl: float) -> str | None:
     """The stored access token if it has more than ``min_ttl`` s left."""
     from .store import fresh_access_token, read_entry
@@ -62,7 +58,9 @@ def _token_fast_path(options: list[str]) -> int | None:
         min_ttl = float(values["--min-ttl"])
         if not 0 <= min_ttl < float("inf"):  # NaN fails this too
             return None
-        token = _fresh_access_token(values["--profile"] or _default_profile(), min_ttl)
+        from .store import default_profile
+
+        token = _fresh_access_token(values["--profile"] or default_profile(), min_ttl)
     except Exception:  # the full path reports it properly
         return None
     if token is None:

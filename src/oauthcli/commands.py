@@ -19,7 +19,6 @@ from .cli import (
     EXIT_LOGIN_REQUIRED,
     EXIT_OK,
     EXIT_USAGE,
-    _default_profile,
     _fresh_access_token,
 )
 from .errors import OAuthCLIError
@@ -237,7 +236,9 @@ def _profile(args: argparse.Namespace) -> str:
 
     if args.profile == "":
         raise LocalError("--profile must not be empty", code="invalid_argument")
-    return str(args.profile or _default_profile())
+    from .store import default_profile
+
+    return str(args.profile or default_profile())
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
@@ -395,9 +396,9 @@ def _cmd_logout(args: argparse.Namespace) -> int:
 
 
 def _cmd_profiles(args: argparse.Namespace) -> int:
-    from .store import list_profiles
+    from .store import default_profile, list_profiles
 
-    default = _default_profile()
+    default = default_profile()
     names = list_profiles()
     for name in names:
         sys.stdout.write(f"{'*' if name == default else ' '} {name}\n")
