@@ -436,3 +436,20 @@ def test_profiles_without_any_says_so_on_stderr(oauthcli_home: Path) -> None:
     assert result.returncode == 0
     assert result.stdout == ""
     assert "No profiles yet" in result.stderr
+
+
+def test_a_ca_file_that_is_a_directory_says_so(
+    oauthcli_home: Path, tmp_path: Path
+) -> None:
+    result = run(
+        "login",
+        "--issuer",
+        "https://idp.example.test",
+        "--client-id",
+        "x",
+        "--ca-file",
+        str(tmp_path),
+        home=oauthcli_home,
+    )
+    assert result.returncode == 2
+    assert f"--ca-file {tmp_path}: is not a file" in result.stderr
