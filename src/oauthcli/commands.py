@@ -509,8 +509,9 @@ def _cmd_login(args: argparse.Namespace) -> int:
             code="invalid_argument",
         )
     if args.ca_file and not os.path.isfile(args.ca_file):
+        problem = "is not a file" if os.path.exists(args.ca_file) else "no such file"
         raise LocalError(
-            f"--ca-file {args.ca_file}: no such file", code="invalid_argument"
+            f"--ca-file {args.ca_file}: {problem}", code="invalid_argument"
         )
     stored = _stored_settings(profile, args)
     constants = _login_constants(args, stored)
