@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SCHEMA_VERSION",
     "StoreDamaged",
+    "check_private_dir",
     "check_writable",
     "default_profile",
     "delete_entry",
@@ -38,6 +39,7 @@ __all__ = [
     "profile_lock",
     "profile_path",
     "read_entry",
+    "replace_private_file",
     "set_aside",
     "write_entry",
 ]
@@ -161,24 +163,23 @@ def _make_dirs(path: str) -> None:
                 raise
 
 
-def _check_private_dir(path: str) -> None:
+def check_private_dir(path: str, what: str = "store directory") -> None:
     """Create ``path`` 0700 if needed; refuse a symlink or another owner's dir."""
     try:
         _make_dirs(path)
         info = os.lstat(path)
     except OSError as exc:
         raise LocalError(
-            f"cannot create the store directory {path}: {exc.strerror}",
-            code="store_failed",
+            f"cannot create the {what} {path}: {exc.strerror}", code="store_failed"
         ) from exc
     if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
         raise LocalError(
-            f"the store directory {path} is a symlink or not a directory; refusing it",
+            f"the {what} {path} is a symlink or not a directory; refusing it",
             code="store_failed",
         )
     if hasattr(os, "getuid") and info.st_uid != os.getuid():
         raise LocalError(
-            f"the store directory {path} belongs to another user; refusing it",
+            f"the {what} {path} belongs to another user; refusing it",
             code="store_failed",
         )
     if stat.S_IMODE(info.st_mode) & 0o077:
@@ -188,8 +189,8 @@ def _check_private_dir(path: str) -> None:
 def check_writable(profile: str) -> None:
     """Fail now, not after a login, if ``profile`` cannot be stored."""
     path = _profile_file(profile)
-    _check_private_dir(os.path.dirname(os.path.dirname(path)))
-    _check_private_dir(os.path.dirname(path))
+    check_private_dir(os.path.dirname(os.path.dirname(path)))
+    check_private_dir(os.path.dirname(path))
     lock = path.removesuffix(".json") + ".lock"
     for candidate, what in ((path, "store file"), (lock, "lock file")):
         try:
@@ -285,20 +286,35 @@ def read_entry(profile: str) -> dict[str, Any] | None:
 
 def write_entry(profile: str, document: dict[str, Any]) -> Path:
     """Atomically replace the stored document of ``profile``."""
-    import tempfile  # not on the fast read path
     from pathlib import Path
 
     path = _profile_file(profile)
     directory = os.path.dirname(path)
-    _check_private_dir(os.path.dirname(directory))
-    _check_private_dir(directory)
+    check_private_dir(os.path.dirname(directory))
+    check_private_dir(directory)
     if os.path.islink(path):
         raise LocalError(
             f"the store file {path} is a symlink; refusing to write through it",
             code="store_failed",
         )
     data = json.dumps({**document, "version": SCHEMA_VERSION}, indent=2).encode("utf-8")
-    fd, temp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
+    replace_private_file(path, data)
+    return Path(path)
+
+
+def replace_private_file(path: str, data: bytes) -> None:
+    """Replace ``path`` with ``data`` in one step, the new file 0600.
+
+    ``data`` goes to a temporary file in the same directory (created 0600 by
+    ``mkstemp``), is fsynced and ``os.replace``d over ``path``; then the
+    directory is fsynced and old temporary files of killed writers removed.
+    The caller checks the directory and refuses symlinks first.
+    """
+    import tempfile  # not on the fast read path
+
+    directory = os.path.dirname(path)
+    suffix = os.path.splitext(path)[1]
+    fd, temp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=suffix)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -313,7 +329,6 @@ def write_entry(profile: str, document: dict[str, Any]) -> Path:
         raise
     _fsync_dir(directory)
     _remove_orphans(directory)
-    return Path(path)
 
 
 ORPHAN_AGE = 600.0
@@ -391,8 +406,8 @@ class profile_lock:  # used like a function: ``with profile_lock(p):``
         import filelock
 
         path = _profile_file(self.profile)
-        _check_private_dir(os.path.dirname(os.path.dirname(path)))
-        _check_private_dir(os.path.dirname(path))
+        check_private_dir(os.path.dirname(os.path.dirname(path)))
+        check_private_dir(os.path.dirname(path))
         # dict.setdefault is atomic: racing threads all get the same lock.
         thread_lock = _THREAD_LOCKS.setdefault(self.profile, threading.Lock())
         if not thread_lock.acquire(timeout=self.timeout):
