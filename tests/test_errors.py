@@ -9,6 +9,7 @@ from oauthcli.errors import (
     AuthorizationError,
     CallbackRejected,
     Cancelled,
+    ConfigError,
     EndpointError,
     LocalError,
     LoginRequired,
@@ -144,6 +145,7 @@ def test_endpoint_error_keeps_endpoint_and_status() -> None:
         (LocalError, OAuthCLIError),
         (LoginRequired, LocalError),
         (Cancelled, LocalError),
+        (ConfigError, LocalError),
         (OAuthCLIError, Exception),
     ],
 )
@@ -160,6 +162,7 @@ def test_error_tree(child: type[Exception], parent: type[Exception]) -> None:
         (LocalError, "local_failure"),
         (LoginRequired, "not_logged_in"),
         (Cancelled, "cancelled"),
+        (ConfigError, "invalid_config"),
     ],
 )
 def test_default_codes(kind: type[OAuthCLIError], code: str) -> None:

@@ -11,7 +11,8 @@
     ├── TransportError            the back channel failed (network, TLS, size, 3xx)
     └── LocalError                this machine failed (port, browser, store, time)
         ├── LoginRequired         no usable tokens: the user must log in again
-        └── Cancelled             the user pressed Ctrl-C
+        ├── Cancelled             the user pressed Ctrl-C
+        └── ConfigError           the config file or an OAUTHCLI_* variable is wrong
 
 Provider errors carry ``error``, ``error_description`` and ``error_uri``
 unchanged (sanitised only when shown). Our own failures never use the RFC
@@ -25,6 +26,7 @@ __all__ = [
     "AuthorizationError",
     "CallbackRejected",
     "Cancelled",
+    "ConfigError",
     "EndpointError",
     "LocalError",
     "LoginRequired",
@@ -183,3 +185,17 @@ class Cancelled(LocalError):
     """The user cancelled the login (Ctrl-C)."""
 
     code = "cancelled"
+
+
+class ConfigError(LocalError):
+    """The config file, an ``OAUTHCLI_*`` variable or a preset cannot be used.
+
+    The message names the file and line, the variable or the flag, and the
+    key. ``key`` is the option the problem is about, when there is one.
+    """
+
+    code = "invalid_config"
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
