@@ -3,8 +3,10 @@
 ``BearerAuth`` is an ``httpx.Auth`` for sync and async clients;
 ``RequestsBearerAuth`` does the same for ``requests``. Both take a valid
 token from the store before each request (refreshing it when it expires
-within ``min_ttl``), and when the resource server answers 401 with
-``error="invalid_token"`` they refresh once and retry once.
+within ``min_ttl``), and when the resource server refuses the token (401
+with ``error="invalid_token"``, or a 401 with no challenge at all, as
+GitHub's API answers) they refresh once and retry once. A token that cannot
+be refreshed raises LoginRequired then.
 
 ::
 
@@ -29,10 +31,18 @@ _INVALID_TOKEN = re.compile(r'error\s*=\s*"?invalid_token"?', re.IGNORECASE)
 
 
 def is_invalid_token(status_code: int, headers: Mapping[str, str]) -> bool:
-    """A 401 whose Bearer challenge says the token was refused (RFC 6750 3.1)."""
+    """A 401 that refuses the token sent (RFC 6750 section 3.1).
+
+    That is a Bearer challenge with ``invalid_token``, or no challenge at all
+    (RFC 9110 requires one; GitHub's API sends none when a token is dead).
+    Other challenges (``insufficient_scope``, another scheme) are not about
+    the token's validity, and a refresh would not help.
+    """
     if status_code != 401:
         return False
-    challenge = headers.get("www-authenticate") or headers.get("WWW-Authenticate") or ""
+    challenge = headers.get("www-authenticate") or headers.get("WWW-Authenticate")
+    if challenge is None or not challenge.strip():
+        return True
     return challenge.lower().lstrip().startswith("bearer") and bool(
         _INVALID_TOKEN.search(challenge)
     )

@@ -9,9 +9,26 @@ from urllib.parse import urlsplit
 from .errors import LocalError
 from .urls import is_loopback_host, normalize_issuer
 
-__all__ = ["DEFAULT_SCOPE", "OAuth2Constants", "RedirectSpec", "parse_ports"]
+__all__ = [
+    "DEFAULT_SCOPE",
+    "ENDPOINT_FIELDS",
+    "SCOPE_SEPARATORS",
+    "OAuth2Constants",
+    "RedirectSpec",
+    "parse_ports",
+]
 
 DEFAULT_SCOPE = "openid profile email"
+# The endpoints that may be given explicitly; named as in the metadata.
+ENDPOINT_FIELDS = (
+    "authorization_endpoint",
+    "token_endpoint",
+    "jwks_uri",
+    "device_authorization_endpoint",
+    "userinfo_endpoint",
+    "revocation_endpoint",
+)
+SCOPE_SEPARATORS = (" ", ",")
 # Browsers send these path characters as they are; '%' and friends may be
 # re-encoded on the way, and then the listener would never see its path.
 _PATH_CHARS = frozenset(
@@ -72,8 +89,23 @@ class OAuth2Constants:
     ``authz_server_host`` is the issuer (a bare host means ``https://``).
     ``redirect_url`` is a loopback URL; without a port, or with port 0, the
     listener takes an ephemeral port. ``redirect_ports`` (a list or range)
-    overrides the port for providers that allow-list fixed ports. Endpoint
-    fields, when set, win over discovery.
+    overrides the port for providers that allow-list fixed ports.
+
+    The endpoint fields, when set, win over discovery. ``discovery=False``
+    fetches no metadata document at all (GitHub publishes none): then
+    ``authorization_endpoint`` and ``token_endpoint`` are required, and
+    ``jwks_uri`` too when ``openid`` is requested.
+
+    Provider quirks, all off by default:
+
+    - ``id_token_issuers``: more ``iss`` values an ID token may carry besides
+      the issuer, compared as exact strings (Google signs some ID tokens with
+      ``accounts.google.com``, without ``https://``). The issuer in the
+      metadata must still be the configured one.
+    - ``scope_separator``: ``","`` splits the granted ``scope`` of token
+      responses on commas, as GitHub sends it (``repo,gist``); it is stored
+      space-separated. By default a comma is part of a scope token (RFC 6749
+      section 3.3). Requests always send scopes space-separated.
     """
 
     client_id: str
@@ -86,6 +118,12 @@ class OAuth2Constants:
     authorization_endpoint: str | None = None
     token_endpoint: str | None = None
     jwks_uri: str | None = None
+    device_authorization_endpoint: str | None = None
+    userinfo_endpoint: str | None = None
+    revocation_endpoint: str | None = None
+    discovery: bool = True
+    id_token_issuers: tuple[str, ...] = ()
+    scope_separator: str = " "
     extra_params: Mapping[str, str] = field(default_factory=dict)
     redirect_ports: tuple[int, ...] = ()
     required_scopes: tuple[str, ...] = ()
@@ -108,6 +146,25 @@ class OAuth2Constants:
             self.client_secret
         ):
             raise LocalError(f"{method} needs a client secret", code="invalid_argument")
+        if self.scope_separator not in SCOPE_SEPARATORS:
+            raise LocalError(
+                f"scope_separator {self.scope_separator!r} is not a space or a comma",
+                code="invalid_argument",
+            )
+        if not all(isinstance(iss, str) and iss for iss in self.id_token_issuers):
+            raise LocalError(
+                "id_token_issuers must be non-empty strings", code="invalid_argument"
+            )
+        if not self.discovery:
+            needed = ["authorization_endpoint", "token_endpoint"]
+            if self.wants_openid:
+                needed.append("jwks_uri")
+            missing = [name for name in needed if not getattr(self, name)]
+            if missing:
+                raise LocalError(
+                    f"discovery is off, so {' and '.join(missing)} must be set",
+                    code="invalid_argument",
+                )
 
     @property
     def issuer(self) -> str:
@@ -123,6 +180,11 @@ class OAuth2Constants:
     @property
     def wants_openid(self) -> bool:
         return "openid" in self.scope.split()
+
+    @property
+    def endpoint_overrides(self) -> dict[str, str | None]:
+        """The explicit endpoints, by their metadata names (unset ones are None)."""
+        return {name: getattr(self, name) for name in ENDPOINT_FIELDS}
 
     def redirect_spec(self) -> RedirectSpec:
         """Check ``redirect_url`` and split it into host, path and ports."""

@@ -142,10 +142,15 @@ def poll_for_tokens(
     headers: Mapping[str, str],
     *,
     requested_scope: str | None,
+    scope_separator: str = " ",
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> TokenSet:
-    """Poll the token endpoint until the user approves, refuses, or time runs out."""
+    """Poll the token endpoint until the user approves, refuses, or time runs out.
+
+    An error is one whatever the HTTP status: GitHub answers
+    ``authorization_pending`` and ``slow_down`` with 200.
+    """
     deadline = clock() + device.expires_in
     interval = device.interval
     backoff = 0.0
@@ -169,7 +174,11 @@ def poll_for_tokens(
                         f"the token endpoint answered HTTP {response.status_code}",
                         code="http_error",
                     )
-                return parse_token_response(response, requested_scope=requested_scope)
+                return parse_token_response(
+                    response,
+                    requested_scope=requested_scope,
+                    scope_separator=scope_separator,
+                )
             except EndpointError as exc:
                 backoff = 0.0
                 if exc.error == "authorization_pending":

@@ -7,13 +7,15 @@ path, RFC 8414 section 3.1). Its ``issuer`` must be the configured one; the
 only tolerance is a single trailing ``/`` (Auth0 publishes ``https://host/``
 while users type ``https://host``), and from then on the published string is
 the one every ``iss`` is compared with. When neither document exists (404),
-the Auth0 paths the seed used (``/authorize``, ``/oauth/token``) apply.
+the Auth0 paths the seed used (``/authorize``, ``/oauth/token``) apply. A
+client configured without discovery uses its explicit endpoints only
+(``explicit_metadata``), under the same URL checks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -21,7 +23,13 @@ from .errors import TransportError, ValidationError
 from .transport import HTTP
 from .urls import check_endpoint_url
 
-__all__ = ["ProviderMetadata", "discover", "parse_metadata", "well_known_urls"]
+__all__ = [
+    "ProviderMetadata",
+    "discover",
+    "explicit_metadata",
+    "parse_metadata",
+    "well_known_urls",
+]
 
 _ENDPOINTS = (
     "authorization_endpoint",
@@ -221,9 +229,20 @@ def fallback_metadata(
         "jwks_uri": f"{base}/.well-known/jwks.json",
     }
     parsed = parse_metadata(doc, issuer, overrides=overrides)
-    return ProviderMetadata(
-        **{**parsed.__dict__, "from_discovery": False, "raw": {}},
-    )
+    return replace(parsed, from_discovery=False, raw={})
+
+
+def explicit_metadata(
+    issuer: str, endpoints: Mapping[str, str | None], *, need_jwks: bool = True
+) -> ProviderMetadata:
+    """The metadata of a provider configured without discovery.
+
+    ``endpoints`` (metadata name to URL) are all there is: nothing is fetched
+    and nothing is guessed. The URLs are checked like discovered ones.
+    """
+    doc = {"issuer": issuer, **{k: v for k, v in endpoints.items() if v}}
+    parsed = parse_metadata(doc, issuer, need_jwks=need_jwks)
+    return replace(parsed, from_discovery=False, raw={})
 
 
 def discover(

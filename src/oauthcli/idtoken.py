@@ -3,8 +3,9 @@
 The checks, in order: compact JWS syntax, header (``alg`` allowed, no ``crit``
 we do not understand; ``jku``/``x5u``/``jwk``/``x5c`` are ignored: keys come
 only from the issuer's ``jwks_uri``), signature with a key from that JWKS,
-then the claims: ``iss`` exact, ``aud`` contains the client, ``azp``, ``exp``,
-``iat`` (not in the future, not too old), ``nbf``, ``nonce``, ``at_hash``.
+then the claims: ``iss`` exact (the issuer, or an alias the caller configured),
+``aud`` contains the client, ``azp``, ``exp``, ``iat`` (not in the future, not
+too old), ``nbf``, ``nonce``, ``at_hash``.
 Settled policies (shared/cases/security-checklist.md section 5): signatures are
 always verified; ``alg=none`` is refused; a token without ``kid`` is tried
 against at most five matching keys; an unknown ``kid`` refetches the JWKS at
@@ -228,6 +229,7 @@ def validate_id_token(
     now: float | None = None,
     auth_max_age: float | None = None,
     acr_values: tuple[str, ...] | None = None,
+    extra_issuers: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Check ``id_token`` and return its claims, or raise ValidationError.
 
@@ -237,6 +239,8 @@ def validate_id_token(
     the ``max_age`` sent in the request: ``auth_time`` must then be present
     and recent enough; ``acr_values`` are the values of an essential ``acr``
     claim request, one of which the token must carry (Core 3.1.3.7, 12-13).
+    ``extra_issuers`` are further exact ``iss`` values the provider is known
+    to use besides ``issuer`` (``OAuth2Constants.id_token_issuers``).
     """
     now = time.time() if now is None else now
     segments = id_token.split(".")
@@ -289,7 +293,8 @@ def validate_id_token(
     if claims is None:
         raise _invalid("its signature does not verify with the provider's keys")
 
-    if claims.get("iss") != issuer:
+    iss = claims.get("iss")
+    if not isinstance(iss, str) or (iss != issuer and iss not in extra_issuers):
         raise _invalid("iss is not the provider's issuer")
 
     aud = claims.get("aud")

@@ -31,7 +31,7 @@ from .authorization import (
 )
 from .browser import Opener, browser_unavailable_reason, is_wsl, open_browser
 from .constants import OAuth2Constants
-from .discovery import ProviderMetadata, discover
+from .discovery import ProviderMetadata, discover, explicit_metadata
 from .errors import EndpointError, LocalError, ValidationError
 from .idtoken import JWKSCache, validate_id_token
 from .loopback import LoopbackServer
@@ -41,7 +41,13 @@ from .state import CSRFState
 from .tokens import TokenSet, client_auth, parse_token_response
 from .transport import HTTP
 
-__all__ = ["OAuth2", "check_id_token", "check_scopes", "notify_stderr"]
+__all__ = [
+    "OAuth2",
+    "check_id_token",
+    "check_scopes",
+    "notify_stderr",
+    "provider_metadata",
+]
 
 
 Notify = Callable[[str], None]
@@ -98,28 +104,9 @@ class OAuth2:
 
     @property
     def metadata(self) -> ProviderMetadata:
-        """The provider's checked metadata, discovered on first use."""
+        """The provider's checked metadata, found on first use."""
         if self._metadata is None:
-            c = self.constants
-            metadata = discover(
-                self._http,
-                c.issuer,
-                overrides={
-                    "authorization_endpoint": c.authorization_endpoint,
-                    "token_endpoint": c.token_endpoint,
-                    "jwks_uri": c.jwks_uri,
-                },
-                need_jwks=c.wants_openid,
-            )
-            if not metadata.from_discovery:
-                self._notify(
-                    f"{c.issuer} publishes no discovery document; using the Auth0 "
-                    f"paths {metadata.authorization_endpoint} and "
-                    f"{metadata.token_endpoint}. Check --issuer if that is wrong."
-                )
-            else:
-                log.info("found the provider's metadata for %s", metadata.issuer)
-            self._metadata = metadata
+            self._metadata = provider_metadata(self._http, self.constants, self._notify)
         return self._metadata
 
     @property
@@ -317,12 +304,15 @@ class OAuth2:
             metadata.token_endpoint, form, what="token endpoint", headers=headers
         )
         try:
-            tokens = parse_token_response(response, requested_scope=c.scope)
+            tokens = parse_token_response(
+                response, requested_scope=c.scope, scope_separator=c.scope_separator
+            )
         except EndpointError as exc:
             if exc.error in (
                 "redirect_uri_mismatch",
                 "invalid_grant",
                 "invalid_request",
+                "bad_verification_code",  # GitHub's invalid_grant
             ):
                 exc.args = (
                     f"{exc.message} (redirect_uri sent: {request.redirect_uri})",
@@ -350,6 +340,35 @@ class OAuth2:
     def close(self) -> None:
         """Close the back-channel connections (reopened if used again)."""
         self._http.close()
+
+
+def provider_metadata(
+    http: HTTP, constants: OAuth2Constants, notify: Notify
+) -> ProviderMetadata:
+    """The provider's endpoints: the explicit ones, then discovery unless it is off.
+
+    Without discovery only the constants' endpoints count. With it, they win
+    over the document, and a provider that publishes none gets the Auth0
+    paths, which ``notify`` tells the user about.
+    """
+    c = constants
+    if not c.discovery:
+        log.info("discovery is off; using the configured endpoints of %s", c.issuer)
+        return explicit_metadata(
+            c.issuer, c.endpoint_overrides, need_jwks=c.wants_openid
+        )
+    metadata = discover(
+        http, c.issuer, overrides=c.endpoint_overrides, need_jwks=c.wants_openid
+    )
+    if metadata.from_discovery:
+        log.info("found the provider's metadata for %s", metadata.issuer)
+    else:
+        notify(
+            f"{c.issuer} publishes no discovery document; using the Auth0 "
+            f"paths {metadata.authorization_endpoint} and "
+            f"{metadata.token_endpoint}. Check --issuer if that is wrong."
+        )
+    return metadata
 
 
 def check_scopes(constants: OAuth2Constants, tokens: TokenSet) -> None:
@@ -399,6 +418,7 @@ def check_id_token(
         now=time.time(),
         auth_max_age=_requested_max_age(constants),
         acr_values=_essential_acr(constants),
+        extra_issuers=constants.id_token_issuers,
     )
 
 

@@ -100,10 +100,14 @@ def get_token_set(
             return tokens
         refresh_token = stored_refresh_token(profile, entry)
         if refresh_token is None:
-            raise _login_again(
-                profile,
-                "the access token needs a refresh and there is no refresh token",
+            # GitHub OAuth apps: no refresh token and no expiry, so the token
+            # is used until a resource server refuses it, and then that is all.
+            why = (
+                "the access token was refused and there is no refresh token"
+                if rejected is not None
+                else "the access token needs a refresh and there is no refresh token"
             )
+            raise _login_again(profile, why)
         with HTTP(ca_file=entry["settings"].get("ca_file")) as http:
             fresh = _grant(profile, http, entry, tokens, refresh_token)
             # The provider has rotated the refresh token by now: store the new
@@ -161,7 +165,11 @@ def _grant(
             response = http.post_form(
                 token_endpoint, form, what="token endpoint", headers=headers
             )
-            fresh = parse_token_response(response, requested_scope=tokens.scope)
+            fresh = parse_token_response(
+                response,
+                requested_scope=tokens.scope,
+                scope_separator=settings.get("scope_separator") or " ",
+            )
             break
         except TransportError as exc:
             if exc.code != "timeout" or attempt == 2:
@@ -196,6 +204,7 @@ def _check_refreshed_id_token(
     provider = entry.get("provider") or {}
     issuer = provider.get("issuer") or settings["issuer"]
     jwks_uri = check_endpoint_url(provider.get("jwks_uri"), "jwks_uri")
+    aliases = tuple(str(iss) for iss in settings.get("id_token_issuers") or () if iss)
     assert fresh.id_token is not None
     try:
         claims = validate_id_token(
@@ -208,9 +217,14 @@ def _check_refreshed_id_token(
             ),
             access_token=fresh.access_token,
             client_secret=settings.get("client_secret"),
+            extra_issuers=aliases,
         )
         original = _unverified_claims((entry.get("tokens") or {}).get("id_token"))
         original.setdefault("sub", (entry.get("account") or {}).get("sub"))
+        for claims_of in (original, claims):
+            # The issuer's configured aliases name the same issuer.
+            if claims_of.get("iss") in aliases:
+                claims_of["iss"] = issuer
         for name in ("iss", "sub", "aud", "azp"):
             known = name in original or (name == "azp" and bool(original))
             if known and _same(original.get(name)) != _same(claims.get(name)):

@@ -77,7 +77,8 @@ def _revoke_all(entry: Mapping[str, Any]) -> tuple[bool, list[str]]:
         return False, []
     if endpoint is None:
         return False, [
-            "the provider has no revocation endpoint; tokens expire on their own"
+            "the provider has no revocation endpoint; the tokens stay valid "
+            "until they expire or you revoke them at the provider"
         ]
     problems: list[str] = []
     revoked = False

@@ -8,13 +8,13 @@ stored when any step fails.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TextIO
 
 from ._log import log
 from .browser import Opener
-from .constants import OAuth2Constants
+from .constants import ENDPOINT_FIELDS, OAuth2Constants
 from .discovery import ProviderMetadata
 from .errors import LocalError
 from .keychain import (
@@ -30,7 +30,7 @@ from .state import CSRFState
 from .store import StoreDamaged, profile_lock, read_entry, set_aside, write_entry
 from .tokens import TokenSet
 
-__all__ = ["Account", "LoginResult", "login"]
+__all__ = ["Account", "LoginResult", "login", "provider_options"]
 
 
 @dataclass(frozen=True)
@@ -74,11 +74,40 @@ def _settings(constants: OAuth2Constants, connection: str | None) -> dict[str, A
         "params": dict(constants.extra_params) or None,
         "redirect_ports": list(constants.redirect_ports) or None,
         "ca_file": constants.ca_file,
+        **constants.endpoint_overrides,
+        # The quirks only when set, so that other entries stay as they were.
+        "discovery": False if not constants.discovery else None,
+        "id_token_issuers": list(constants.id_token_issuers) or None,
+        "scope_separator": (
+            constants.scope_separator if constants.scope_separator != " " else None
+        ),
     }
     settings.update(
         {key: value for key, value in optional.items() if value is not None}
     )
     return settings
+
+
+def provider_options(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The explicit endpoints and quirks a stored login was made with.
+
+    Keyword arguments for ``OAuth2Constants``, so that a login from stored
+    settings (``OAuth2Constants(..., **provider_options(settings))``) talks
+    to the provider the same way; absent keys keep the defaults.
+    """
+    options: dict[str, Any] = {
+        name: settings[name]
+        for name in ENDPOINT_FIELDS
+        if isinstance(settings.get(name), str)
+    }
+    if settings.get("discovery") is False:
+        options["discovery"] = False
+    issuers = settings.get("id_token_issuers")
+    if isinstance(issuers, list):
+        options["id_token_issuers"] = tuple(str(iss) for iss in issuers)
+    if isinstance(settings.get("scope_separator"), str):
+        options["scope_separator"] = settings["scope_separator"]
+    return options
 
 
 def _previous_entry(profile: str) -> dict[str, Any] | None:
@@ -128,15 +157,16 @@ def login(
     token_store: str = "file",  # noqa: S107 - a backend name, not a secret
     device: bool = False,
     paste_input: TextIO | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> LoginResult:
     """Run a browser login and store its result under ``profile``.
 
     ``token_store`` is where the refresh token goes: ``file``, ``keyring`` or
     ``auto`` (see ``keychain``). ``device=True`` uses the device authorization
-    grant (RFC 8628) instead of the browser redirect. A new login that brings
-    no refresh token
-    keeps the one stored for the same account (providers such as Google
-    issue one only on first consent).
+    grant (RFC 8628) instead of the browser redirect; it waits between polls
+    with ``sleep``. A new login that brings no refresh token keeps the one
+    stored for the same account (providers such as Google issue one only on
+    first consent).
     """
     if token_store not in STORE_CHOICES:
         raise LocalError(
@@ -146,7 +176,7 @@ def login(
     notify = notify or notify_stderr
     if device:
         tokens, metadata, claims = _device_login(
-            constants, notify, open_browser=open_browser, opener=opener
+            constants, notify, open_browser=open_browser, opener=opener, sleep=sleep
         )
     else:
         with PKCE() as pkce, CSRFState() as csrf_state:
@@ -224,6 +254,7 @@ def _device_login(
     *,
     open_browser: bool,
     opener: Opener | None,
+    sleep: Callable[[float], None],
 ) -> tuple[TokenSet, ProviderMetadata, dict[str, Any] | None]:
     """The device authorization grant: show a code, poll, check the ID token."""
     from urllib.parse import urlsplit
@@ -231,25 +262,24 @@ def _device_login(
     from .browser import browser_unavailable_reason
     from .browser import open_browser as launch
     from .device import poll_for_tokens, request_device_authorization
-    from .discovery import discover
     from .errors import ValidationError, sanitize
-    from .oauth2 import check_id_token, check_scopes
+    from .oauth2 import check_id_token, check_scopes, provider_metadata
     from .tokens import client_auth
     from .transport import HTTP
 
     c = constants
     with HTTP(timeout=c.http_timeout, ca_file=c.ca_file) as http:
-        metadata = discover(
-            http,
-            c.issuer,
-            overrides={"token_endpoint": c.token_endpoint, "jwks_uri": c.jwks_uri},
-            need_jwks=c.wants_openid,
-        )
+        metadata = provider_metadata(http, c, notify)
         endpoint = metadata.device_authorization_endpoint
         if endpoint is None:
+            where = (
+                "its metadata has no device_authorization_endpoint"
+                if c.discovery
+                else "no device_authorization_endpoint is configured"
+            )
             raise ValidationError(
-                f"{metadata.issuer} does not offer the device flow (its metadata has "
-                "no device_authorization_endpoint); log in without --device",
+                f"{metadata.issuer} does not offer the device flow ({where}); "
+                "log in without --device",
                 code="unsupported",
             )
         body, headers = client_auth(c.client_id, c.client_secret, c.auth_method)
@@ -277,6 +307,8 @@ def _device_login(
             body,
             headers,
             requested_scope=c.scope,
+            scope_separator=c.scope_separator,
+            sleep=sleep,
         )
         check_scopes(c, tokens)
         claims = (

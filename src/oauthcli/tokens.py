@@ -23,6 +23,7 @@ from .transport import Response
 __all__ = [
     "TokenSet",
     "client_auth",
+    "normalize_scope",
     "parse_token_response",
     "raise_for_error_response",
 ]
@@ -173,20 +174,41 @@ def raise_for_error_response(response: Response, endpoint: str) -> None:
         )
     if doc is None:
         kind = response.content_type or "no content type"
+        hint = ""
+        if kind == "application/x-www-form-urlencoded":
+            # GitHub answers so when the Accept header does not reach it.
+            hint = " although oauthcli asked for application/json (Accept)"
         raise ValidationError(
-            f"the {endpoint} answered with {kind}, not a JSON object",
+            f"the {endpoint} answered with {kind}, not a JSON object{hint}",
             code="invalid_token_response",
         )
 
 
+def normalize_scope(scope: str, separator: str = " ") -> str:
+    """``scope`` as space-separated tokens, split on ``separator`` first.
+
+    With ``","`` GitHub's ``repo,gist`` becomes ``repo gist``; with the
+    default a comma stays part of its token (RFC 6749 section 3.3).
+    """
+    if separator == " ":
+        return scope
+    parts = (part.strip() for part in scope.split(separator))
+    return " ".join(part for part in parts if part)
+
+
 def parse_token_response(
-    response: Response, *, requested_scope: str | None, now: float | None = None
+    response: Response,
+    *,
+    requested_scope: str | None,
+    now: float | None = None,
+    scope_separator: str = " ",
 ) -> TokenSet:
     """Check a token endpoint answer and return its tokens.
 
     Errors (any status, or a 200 carrying ``error``) raise EndpointError with
     the RFC fields. A missing ``scope`` means the requested one (RFC 6749
-    section 5.1); a missing ``expires_in`` means an unknown lifetime.
+    section 5.1); a granted one is split on ``scope_separator`` (see
+    ``normalize_scope``). A missing ``expires_in`` means an unknown lifetime.
     """
     raise_for_error_response(response, "token endpoint")
     doc = response.json("the token response")
@@ -224,6 +246,10 @@ def parse_token_response(
         expires_at=None if lifetime is None else received + lifetime,
         refresh_token=_optional_string(doc, "refresh_token"),
         id_token=_optional_string(doc, "id_token"),
-        scope=scope if scope is not None else requested_scope,
+        scope=(
+            normalize_scope(scope, scope_separator)
+            if scope is not None
+            else requested_scope
+        ),
         obtained_at=received,
     )
