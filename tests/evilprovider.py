@@ -6,9 +6,23 @@ discovery (OIDC and RFC 8414 paths), JWKS at a path that differs per run,
 ``/authorize`` (auto-approves and answers 303 to the ``redirect_uri`` with
 ``code``, ``state`` and ``iss``), ``/token`` (codes bound to the client,
 ``redirect_uri`` and ``code_challenge`` of their authorization request; PKCE
-S256 checked; refresh tokens rotated), ``/userinfo``, ``/revoke`` and
-``/device_authorization``. Keys (RSA and EC) are generated once per test run
-with ``cryptography``; ID tokens are signed with PyJWT.
+S256 checked; refresh tokens rotated; device codes), ``/userinfo``,
+``/revoke`` and ``/device_authorization``. Keys (RSA and EC) are generated
+once per test run with ``cryptography``; ID tokens are signed with PyJWT.
+
+``EvilProvider(mode="github")`` behaves as GitHub's OAuth apps do instead:
+no discovery document, JWKS, userinfo or revocation endpoint (404); GitHub's
+paths (``/login/oauth/authorize``, ``/login/oauth/access_token``,
+``/login/device/code``); no ``iss`` on the redirect; token and device
+answers form-encoded unless the request accepts ``application/json``
+(``form_encoded=True`` answers so anyway, as when a proxy drops the
+``Accept`` header); every error with HTTP 200 and GitHub's codes
+(``incorrect_client_credentials``, ``bad_verification_code``,
+``incorrect_device_code``); tokens with ``token_type`` ``bearer``, the
+granted scope comma-separated, no ``expires_in``, no refresh token and no ID
+token; device codes with ``interval`` 5 and no ``verification_uri_complete``.
+``/api/user`` stands for its REST API: 401 without a challenge for a token it
+does not know (``forget_tokens()`` revokes them all).
 
 It is honest until a test switches one misbehaviour on, through attributes:
 
@@ -21,7 +35,10 @@ It is honest until a test switches one misbehaviour on, through attributes:
 - ``keys`` (the published signing keys) or ``jwks_override`` (raw JWKs);
 - ``canned[endpoint]``: a whole answer (status, headers, body, delay,
   trickle, a body repeated many times) instead of the real one;
-- ``forward_authorize``: answer ``/authorize`` with a 303 elsewhere.
+- ``forward_authorize``: answer ``/authorize`` with a 303 elsewhere;
+- ``device_answers``: the errors (``authorization_pending``, ``slow_down``,
+  ``access_denied``...) that polls of a device code get, in order, before the
+  user approves.
 
 Every request is logged (``log``): method, path, endpoint name, query, form
 and headers, values included (tests look for secrets in them).
@@ -93,6 +110,8 @@ __all__ = [
 ]
 
 EVIL_PROVIDER: Final = Path(__file__).resolve()
+DEVICE_CODE_GRANT: Final = "urn:ietf:params:oauth:grant-type:device_code"
+FORM_ENCODED: Final = "application/x-www-form-urlencoded; charset=utf-8"
 CLIENT_ID: Final = "evil-cli"
 SUBJECT: Final = "alice"
 EMAIL: Final = "alice@evil.test"
@@ -281,6 +300,16 @@ class Client:
     auth_method: str = "none"
 
 
+# What GitHub does not have, and its names for some RFC 6749 error codes.
+_NOT_ON_GITHUB: Final = frozenset(
+    {"discovery", "discovery_rfc8414", "jwks", "userinfo", "revoke"}
+)
+_GITHUB_ERRORS: Final = {
+    "invalid_client": "incorrect_client_credentials",
+    "invalid_grant": "bad_verification_code",
+}
+
+
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
@@ -340,7 +369,12 @@ class EvilProvider:
         client_id: str = CLIENT_ID,
         client_secret: str | None = None,
         auth_method: str = "none",
+        mode: str = "oidc",
     ) -> None:
+        if mode not in ("oidc", "github"):
+            raise ValueError(f"unknown mode {mode!r}")
+        self.mode = mode
+        self.github = mode == "github"
         self.tls = tls
         self.tls_failures = 0
         self._stopping = threading.Event()
@@ -366,9 +400,16 @@ class EvilProvider:
             "revoke": f"{p}/revoke",
             "device_authorization": f"{p}/device_authorization",
         }
+        if self.github:
+            self.paths.update(
+                authorize=f"{p}/login/oauth/authorize",
+                token=f"{p}/login/oauth/access_token",
+                device_authorization=f"{p}/login/device/code",
+                api_user=f"{p}/api/user",
+            )
         self.keys: list[SigningKey] = [new_key("RS256", 0), new_key("ES256", 0)]
         self.signer: SigningKey = self.keys[0]
-        self.send_iss = True
+        self.send_iss = not self.github
 
         # Misbehaviours, all off.
         self.metadata_overrides: dict[str, Any] = {}
@@ -387,6 +428,8 @@ class EvilProvider:
         self.canned: dict[str, Canned] = {}
         self.on_request: Callable[[Logged], None] | None = None
         self.rotate_refresh = True
+        self.device_answers: list[str] = []
+        self.form_encoded = False  # github mode: even when JSON is accepted
 
         # What happened.
         self.log: list[Logged] = []
@@ -394,6 +437,7 @@ class EvilProvider:
         self.issued: list[str] = []  # every code and token handed out
         self.refresh_tokens: dict[str, Grant] = {}
         self.access_tokens: dict[str, Grant] = {}
+        self.device_codes: dict[str, Grant] = {}
         self.revoked: list[str] = []
 
         self._thread = threading.Thread(
@@ -444,6 +488,12 @@ class EvilProvider:
             return hit
         last = len(hit) - 1 - hit[::-1].index(endpoint)
         return hit[last + 1 :]
+
+    def forget_tokens(self) -> None:
+        """Revoke every access and refresh token (the user removed the app)."""
+        with self._lock:
+            self.access_tokens.clear()
+            self.refresh_tokens.clear()
 
     def secrets(self) -> list[str]:
         """Codes and tokens it issued, and verifiers it received."""
@@ -565,6 +615,9 @@ class EvilProvider:
         if canned is not None:
             self._send_canned(handler, canned)
             return
+        if self.github and endpoint in _NOT_ON_GITHUB:
+            self._send(handler, 404, b"Not Found", {"Content-Type": "text/plain"})
+            return
         answer = {
             "discovery": self._discovery,
             "discovery_rfc8414": self._discovery,
@@ -574,6 +627,7 @@ class EvilProvider:
             "userinfo": self._userinfo,
             "revoke": self._revoke,
             "device_authorization": self._device_authorization,
+            "api_user": self._api_user,
         }.get(endpoint)
         if answer is None:
             self._send(handler, 404, b"not found", {"Content-Type": "text/plain"})
@@ -714,13 +768,39 @@ class EvilProvider:
             )
         return client if client.auth_method == "none" else None
 
-    def _error(self, handler: _Handler, error: str, status: int = 400) -> None:
-        self._send_json(handler, {"error": error}, status)
+    def _answer(
+        self,
+        handler: _Handler,
+        request: Logged,
+        document: Mapping[str, Any],
+        status: int = 200,
+    ) -> None:
+        """A token or device endpoint answer: JSON, or in github mode maybe a form."""
+        accepted = "application/json" in request.headers.get("accept", "")
+        if self.github and (self.form_encoded or not accepted):
+            body = urlencode({key: str(value) for key, value in document.items()})
+            self._send(handler, status, body.encode(), {"Content-Type": FORM_ENCODED})
+            return
+        self._send_json(handler, document, status)
+
+    def _error(
+        self, handler: _Handler, request: Logged, error: str, status: int = 400
+    ) -> None:
+        """An RFC 6749 section 5.2 error; GitHub's come with HTTP 200."""
+        if not self.github:
+            self._answer(handler, request, {"error": error}, status)
+            return
+        document = {
+            "error": _GITHUB_ERRORS.get(error, error),
+            "error_description": f"GitHub-like test provider: {error}",
+            "error_uri": "https://docs.github.test/oauth-errors",
+        }
+        self._answer(handler, request, document, 200)
 
     def _token(self, handler: _Handler, request: Logged) -> None:
         client = self._client(request)
         if client is None:
-            self._error(handler, "invalid_client", 401)
+            self._error(handler, request, "invalid_client", 401)
             return
         form = request.form
         if form.get("grant_type") == "authorization_code":
@@ -738,9 +818,12 @@ class EvilProvider:
                 or len(verifier) < 43
                 or s256(verifier) != grant.code_challenge
             ):
-                self._error(handler, "invalid_grant")
+                self._error(handler, request, "invalid_grant")
                 return
-            self._send_tokens(handler, grant, refresh=False)
+            self._send_tokens(handler, request, grant, refresh=False)
+            return
+        if form.get("grant_type") == DEVICE_CODE_GRANT:
+            self._device_token(handler, request, client)
             return
         if form.get("grant_type") == "refresh_token":
             with self._lock:
@@ -748,14 +831,37 @@ class EvilProvider:
                 if grant is not None and self.rotate_refresh:
                     del self.refresh_tokens[form["refresh_token"]]
             if grant is None or grant.client_id != client.client_id:
-                self._error(handler, "invalid_grant")
+                self._error(handler, request, "invalid_grant")
                 return
-            self._send_tokens(handler, grant, refresh=True)
+            self._send_tokens(handler, request, grant, refresh=True)
             return
-        self._error(handler, "unsupported_grant_type")
+        self._error(handler, request, "unsupported_grant_type")
 
-    def _send_tokens(self, handler: _Handler, grant: Grant, *, refresh: bool) -> None:
-        access_token = secrets.token_urlsafe(32)
+    def _device_token(self, handler: _Handler, request: Logged, client: Client) -> None:
+        """One poll of a device code (RFC 8628 section 3.4)."""
+        device_code = request.form.get("device_code", "")
+        with self._lock:
+            grant = self.device_codes.get(device_code)
+            waiting = grant is not None and bool(self.device_answers)
+            answer = self.device_answers.pop(0) if waiting else None
+            if grant is not None and answer is None:
+                del self.device_codes[device_code]  # approved: redeemed once
+        if grant is None or grant.client_id != client.client_id:
+            self._error(
+                handler,
+                request,
+                "incorrect_device_code" if self.github else "invalid_grant",
+            )
+            return
+        if answer is not None:
+            self._error(handler, request, answer)
+            return
+        self._send_tokens(handler, request, grant, refresh=False)
+
+    def _send_tokens(
+        self, handler: _Handler, request: Logged, grant: Grant, *, refresh: bool
+    ) -> None:
+        access_token = ("gho_" if self.github else "") + secrets.token_urlsafe(32)
         refresh_token = secrets.token_urlsafe(32)
         document: dict[str, Any] = {
             "access_token": access_token,
@@ -764,7 +870,14 @@ class EvilProvider:
             "refresh_token": refresh_token,
             "scope": grant.scope,
         }
-        if "openid" in grant.scope.split():
+        if self.github:
+            # An OAuth app's token: no lifetime, no refresh token, no ID token.
+            document = {
+                "access_token": access_token,
+                "token_type": "bearer",
+                "scope": ",".join(grant.scope.split()),
+            }
+        elif "openid" in grant.scope.split():
             document["id_token"] = self.id_token(grant, access_token, refresh=refresh)
         document = _merge(document, self.token_overrides)
         if refresh:
@@ -776,7 +889,7 @@ class EvilProvider:
             self.access_tokens[access_token] = grant
             if document.get("refresh_token") == refresh_token:
                 self.refresh_tokens[refresh_token] = grant
-        self._send_json(handler, document)
+        self._answer(handler, request, document)
 
     def _userinfo(self, handler: _Handler, request: Logged) -> None:
         authorization = request.headers.get("authorization", "")
@@ -789,25 +902,46 @@ class EvilProvider:
         claims = {"sub": SUBJECT, "email": EMAIL, "name": "Alice"}
         self._send_json(handler, _merge(claims, self.userinfo_overrides))
 
+    def _api_user(self, handler: _Handler, request: Logged) -> None:
+        """GitHub's ``GET /user``: no ``WWW-Authenticate`` on a 401."""
+        authorization = request.headers.get("authorization", "")
+        token = authorization.partition(" ")[2]
+        with self._lock:
+            known = token in self.access_tokens
+        if not known:
+            body = json.dumps({"message": "Bad credentials"}).encode()
+            self._send(handler, 401, body, {"Content-Type": "application/json"})
+            return
+        self._send_json(handler, {"login": SUBJECT, "email": EMAIL})
+
     def _revoke(self, handler: _Handler, request: Logged) -> None:
         if self._client(request) is None:
-            self._error(handler, "invalid_client", 401)
+            self._error(handler, request, "invalid_client", 401)
             return
         with self._lock:
             self.revoked.append(request.form.get("token", ""))
         self._send(handler, 200, b"")
 
     def _device_authorization(self, handler: _Handler, request: Logged) -> None:
-        if self._client(request) is None:
-            self._error(handler, "invalid_client", 401)
+        client = self._client(request)
+        if client is None:
+            self._error(handler, request, "invalid_client", 401)
             return
-        self._send_json(
+        device_code = secrets.token_hex(20)
+        with self._lock:
+            self.device_codes[device_code] = Grant(
+                client.client_id, "", "", request.form.get("scope", ""), None
+            )
+            self.issued.append(device_code)
+        self._answer(
             handler,
+            request,
             {
-                "device_code": secrets.token_urlsafe(32),
+                "device_code": device_code,
                 "user_code": "WDJB-MJHT",
-                "verification_uri": self.base + "/device",
-                "expires_in": 600,
+                "verification_uri": self.base
+                + ("/login/device" if self.github else "/device"),
+                "expires_in": 900 if self.github else 600,
                 "interval": 5,
             },
         )
