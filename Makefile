@@ -10,7 +10,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := tests/provider/node_modules/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint typecheck unit install provider browser clean bench-token
+.PHONY: demo test lint typecheck unit install provider browser kubectl clean bench-token
 
 install: $(PY_STAMP)
 
@@ -27,14 +27,22 @@ $(NODE_STAMP): tests/provider/package.json tests/provider/package-lock.json
 	touch $@
 
 # Debian's chromium + chromedriver (Selenium is pointed at them, so nothing
-# is downloaded at test time).
+# is downloaded at test time), and kubectl (Debian's kubernetes-client) for
+# the test that has kubectl call `oauthcli token --format exec-credential`.
 browser:
-	@if command -v chromedriver >/dev/null 2>&1 && \
-	    { command -v chromium >/dev/null 2>&1 || [ -x /usr/lib/chromium/chromium ]; }; then \
-	  echo "chromium and chromedriver are installed"; \
-	else \
+	@missing=""; \
+	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
+	{ command -v chromium >/dev/null 2>&1 || [ -x /usr/lib/chromium/chromium ]; } || \
+	  missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	else echo "chromium and chromedriver are installed"; fi
+
+kubectl:
+	@if command -v kubectl >/dev/null 2>&1; then echo "kubectl is installed"; else \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq kubernetes-client; \
 	fi
 
 lint: $(PY_STAMP)
@@ -47,7 +55,7 @@ typecheck: $(PY_STAMP)
 unit: $(PY_STAMP) $(NODE_STAMP)
 	$(BIN)/pytest
 
-test: install provider browser lint typecheck unit
+test: install provider browser kubectl lint typecheck unit
 
 demo: install provider
 	@if [ -z "$$DISPLAY$$WAYLAND_DISPLAY" ]; then $(MAKE) --no-print-directory browser; fi

@@ -35,12 +35,16 @@ def cli_env(home: Path, browser: str | None, **extra: str) -> dict[str, str]:
 
 
 def oauthcli(
-    *args: str, env: Mapping[str, str], timeout: float = 60
+    *args: str,
+    env: Mapping[str, str],
+    timeout: float = 60,
+    input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m oauthcli ARGS`` and capture its output."""
     return subprocess.run(
         [sys.executable, "-m", "oauthcli", *args],
         env=dict(env),
+        input=input,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -81,3 +85,13 @@ def server_without_metadata() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def log_in(
+    provider: LocalProvider, home: Path, browser: str, *more: str
+) -> dict[str, str]:
+    """Log in for real at ``provider`` (scripted user); the user's environment."""
+    env = cli_env(home, browser)
+    result = oauthcli(*login_args(provider, "cli-app", *more), env=env)
+    assert result.returncode == 0, result.stderr
+    return env

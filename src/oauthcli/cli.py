@@ -7,7 +7,7 @@ Exit codes: 0 success, 1 failure, 2 usage error, 3 login required,
 ``oauthcli token`` is called by other programs again and again, so while the
 stored token is fresh it runs on a fast path that imports only ``os``,
 ``json`` and the store; anything unusual (help, bad options, a refresh) goes
-through ``argparse`` and the library as usual.
+through click and the library as usual.
 """
 
 from __future__ import annotations
@@ -19,7 +19,15 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["EXIT_CANCELLED", "EXIT_ERROR", "EXIT_LOGIN_REQUIRED", "EXIT_OK", "main"]
+__all__ = [
+    "EXIT_CANCELLED",
+    "EXIT_ERROR",
+    "EXIT_LOGIN_REQUIRED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "docker_credential_main",
+    "main",
+]
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -35,13 +43,62 @@ def _fresh_access_token(profile: str, min_ttl: float) -> str | None:
     return fresh_access_token(read_entry(profile), min_ttl)
 
 
+_UNSURE = "\0"  # the fast path cannot tell: let the full path decide
+
+
+def _config_default_profile(text: str) -> str | None:
+    """The config's top-level ``default_profile``, None, or ``_UNSURE``.
+
+    Only the plain form ``default_profile = "name"`` (before any table) is
+    read here; anything else goes to the full path, which parses TOML.
+    """
+    if "default_profile" not in text:
+        return None
+    import re
+
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("["):
+            break
+        found = re.fullmatch(
+            r"default_profile\s*=\s*(?:\"([A-Za-z0-9_.-]+)\"|'([A-Za-z0-9_.-]+)')"
+            r"\s*(?:#.*)?",
+            stripped,
+        )
+        if found:
+            return found.group(1) or found.group(2)
+    return _UNSURE
+
+
+def _config_text() -> str | None:
+    """config.toml's text, None when there is none, ``_UNSURE`` when odd."""
+    from .store import config_file
+
+    try:
+        fd = os.open(config_file(), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return _UNSURE
+    try:
+        import stat
+
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > 1 << 20:
+            return _UNSURE
+        return os.read(fd, info.st_size + 1).decode("utf-8", "replace")
+    finally:
+        os.close(fd)
+
+
 def _token_fast_path(options: list[str]) -> int | None:
     """``oauthcli token [--profile P] [--min-ttl S] [--format raw]`` while fresh.
 
     Returns None whenever the full path must decide (any other option, a
-    missing or stale token, a store problem to report).
+    missing or stale token, a store problem to report, a config.toml that
+    sets a default profile or min_ttl in a way only TOML can read).
     """
-    values = {"--profile": "", "--min-ttl": "60", "--format": "raw"}
+    values = {"--profile": "", "--min-ttl": "", "--format": "raw"}
     rest = iter(options)
     for option in rest:
         name, equals, value = option.partition("=")
@@ -55,18 +112,33 @@ def _token_fast_path(options: list[str]) -> int | None:
     if values["--format"] != "raw":
         return None
     try:
-        min_ttl = float(values["--min-ttl"])
+        profile = values["--profile"] or os.environ.get("OAUTHCLI_PROFILE") or ""
+        config = _config_text()
+        if config == _UNSURE:
+            return None
+        if config is not None and not values["--min-ttl"] and "min_ttl" in config:
+            return None
+        if not values["--min-ttl"] and os.environ.get("OAUTHCLI_MIN_TTL"):
+            return None
+        if not profile:
+            profile = _config_default_profile(config or "") or "default"
+            if profile == _UNSURE:
+                return None
+        min_ttl = float(values["--min-ttl"] or "60")
         if not 0 <= min_ttl < float("inf"):  # NaN fails this too
             return None
-        from .store import default_profile
-
-        token = _fresh_access_token(values["--profile"] or default_profile(), min_ttl)
+        token = _fresh_access_token(profile, min_ttl)
     except Exception:  # the full path reports it properly
         return None
     if token is None:
         return None
     sys.stdout.write(f"{token}\n")
     return EXIT_OK
+
+
+def docker_credential_main() -> int:
+    """The ``docker-credential-oauthcli`` console script."""
+    return main(["docker-credential", *sys.argv[1:]])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -31,6 +31,7 @@ __all__ = [
     "StoreDamaged",
     "check_private_dir",
     "check_writable",
+    "config_file",
     "default_profile",
     "delete_entry",
     "fresh_access_token",
@@ -109,6 +110,17 @@ def _home() -> str:
     import platformdirs
 
     return str(platformdirs.user_data_path("oauthcli", appauthor=False))
+
+
+def config_file() -> str:
+    """config.toml: in ``OAUTHCLI_HOME`` when set, else the user config dir."""
+    override = os.environ.get("OAUTHCLI_HOME")
+    if override:
+        return os.path.join(os.path.expanduser(override), "config.toml")
+    import platformdirs
+
+    directory = platformdirs.user_config_path("oauthcli", appauthor=False)
+    return str(directory / "config.toml")
 
 
 def home() -> Path:

@@ -1,0 +1,142 @@
+"""What every subcommand shares: exit codes, options, the profile, output."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from ..cli import (
+    EXIT_CANCELLED,
+    EXIT_ERROR,
+    EXIT_LOGIN_REQUIRED,
+    EXIT_OK,
+    EXIT_USAGE,
+)
+from ..errors import LocalError
+
+__all__ = [
+    "EXIT_CANCELLED",
+    "EXIT_CODES_HELP",
+    "EXIT_ERROR",
+    "EXIT_LOGIN_REQUIRED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "debugging",
+    "output_options",
+    "profile_name",
+    "profile_option",
+    "profile_settings",
+    "rfc3339",
+    "say",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 success, 1 failure, 2 usage error, 3 login required, "
+    "130 cancelled. OAUTHCLI_HOME moves all files; OAUTHCLI_PROFILE picks the "
+    "default profile."
+)
+
+_output = {"level": 0}
+
+
+def debugging() -> bool:
+    return _output["level"] >= 2
+
+
+def _set_output(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if not value:
+        return
+    level = 2 if param.name == "debug" else 1
+    if level <= _output["level"]:
+        return
+    _output["level"] = level
+    import logging
+
+    logger = logging.getLogger("oauthcli")
+    if not any(getattr(h, "_oauthcli_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("oauthcli: %(message)s"))
+        handler._oauthcli_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if level == 2 else logging.INFO)
+
+
+def output_options(function: F) -> F:
+    """-v and --debug, accepted before or after the command name."""
+    function = click.option(
+        "--debug",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_output,
+        help="Show HTTP exchanges (secrets redacted) and tracebacks.",
+    )(function)
+    function = click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_output,
+        help="Show the steps.",
+    )(function)
+    return function
+
+
+def _complete_profiles(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[str]:
+    from ..store import list_profiles
+
+    names = set(list_profiles())
+    try:
+        from ..config import load_config
+
+        names.update(load_config().profiles)
+    except Exception:  # noqa: S110 - completion must never fail loudly
+        pass
+    return sorted(name for name in names if name.startswith(incomplete))
+
+
+def profile_option(function: F) -> F:
+    return click.option(
+        "--profile",
+        default=None,
+        metavar="NAME",
+        shell_complete=_complete_profiles,
+        help="The profile (default: OAUTHCLI_PROFILE, the config's "
+        "default_profile, else 'default').",
+    )(function)
+
+
+def profile_name(explicit: str | None) -> str:
+    """--profile, else OAUTHCLI_PROFILE, else the config's, else 'default'."""
+    if explicit == "":
+        raise LocalError("--profile must not be empty", code="invalid_argument")
+    from ..config import resolve_profile_name
+
+    return resolve_profile_name(explicit)
+
+
+def say(message: str) -> None:
+    """A line for the user, on stderr."""
+    click.echo(message, err=True)
+
+
+def rfc3339(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    from datetime import UTC, datetime
+
+    moment = datetime.fromtimestamp(int(timestamp), tz=UTC)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def profile_settings(name: str) -> dict[str, Any]:
+    """The profile's options from OAUTHCLI_* variables and config.toml."""
+    from ..config import resolve_login_options
+
+    return dict(resolve_login_options(name, {}).values)

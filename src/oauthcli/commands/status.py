@@ -1,0 +1,199 @@
+"""``oauthcli status`` and ``oauthcli whoami``: the stored login, and its user."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+import click
+
+from ._common import (
+    EXIT_LOGIN_REQUIRED,
+    EXIT_OK,
+    output_options,
+    profile_name,
+    profile_option,
+    rfc3339,
+)
+
+__all__ = ["COMMANDS"]
+
+_FORMAT = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Text for people, JSON for programs.",
+)
+
+
+@click.command()
+@profile_option
+@_FORMAT
+@output_options
+def status(profile: str | None, output_format: str) -> int:
+    """Show who is logged in and until when.
+
+    The profile's issuer, account, token expiry, scopes, whether refresh is
+    possible and where tokens are stored. Exit 0 when logged in, 3 when not.
+    """
+    from ..store import StoreDamaged, profile_path, read_entry
+
+    name = profile_name(profile)
+    report: dict[str, Any] = {"profile": name, "logged_in": False, "store": "file"}
+    try:
+        entry = read_entry(name)
+    except StoreDamaged as exc:
+        entry = None
+        report["problem"] = exc.message
+    if entry is not None:
+        settings = entry.get("settings") or {}
+        tokens = entry.get("tokens") or {}
+        account = entry.get("account") or {}
+        expires_at = tokens.get("expires_at")
+        if not isinstance(expires_at, int | float) or isinstance(expires_at, bool):
+            expires_at = None
+        access_valid = bool(tokens.get("access_token")) and (
+            expires_at is None or expires_at > time.time()
+        )
+        backend = tokens.get("refresh_token_store") or "file"
+        can_refresh = bool(tokens.get("refresh_token")) or backend == "keyring"
+        report["store"] = backend
+        report.update(
+            issuer=(entry.get("provider") or {}).get("issuer")
+            or settings.get("issuer"),
+            client_id=settings.get("client_id"),
+            account=account.get("name"),
+            sub=account.get("sub"),
+            expires_at=rfc3339(expires_at) if access_valid else None,
+            access_token_valid=access_valid,
+            scope=tokens.get("scope") or settings.get("scope"),
+            refresh_available=can_refresh,
+            logged_in=access_valid or can_refresh,
+            path=str(profile_path(name)),
+        )
+    if output_format == "json":
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    else:
+        sys.stdout.write(_status_text(report))
+    return EXIT_OK if report["logged_in"] else EXIT_LOGIN_REQUIRED
+
+
+def _status_text(report: dict[str, Any]) -> str:
+    """The report for a terminal: every stored value passes ``sanitize``."""
+    from ..errors import sanitize
+
+    report = {
+        key: sanitize(value) if isinstance(value, str) else value
+        for key, value in report.items()
+    }
+    name = report["profile"]
+    if "issuer" not in report:
+        problem = report.get("problem") or "no stored login"
+        return f"Profile {name!r}: not logged in ({problem}).\n"
+    lines = [
+        f"Profile:   {name}",
+        f"Issuer:    {report['issuer']}",
+        f"Client:    {report['client_id']}",
+        f"Account:   {report['account']}",
+    ]
+    if report["access_token_valid"]:
+        lines.append(f"Access:    valid until {report['expires_at'] or 'unknown'}")
+    else:
+        lines.append("Access:    expired or missing")
+    lines.append(f"Scopes:    {report['scope'] or '(none recorded)'}")
+    refresh = (
+        "available" if report["refresh_available"] else "unavailable (log in again)"
+    )
+    lines.append(f"Refresh:   {refresh}")
+    where = (
+        "refresh token in the OS keyring" if report["store"] == "keyring" else "file"
+    )
+    lines.append(f"Stored in: {report['path']} ({where})")
+    if not report["logged_in"]:
+        lines.append(f"Not logged in: run `oauthcli login --profile {name}`.")
+    return "\n".join(lines) + "\n"
+
+
+# Shown first, in this order; the other claims follow sorted by name.
+_CLAIM_ORDER = (
+    "sub",
+    "name",
+    "preferred_username",
+    "email",
+    "email_verified",
+    "iss",
+    "aud",
+    "auth_time",
+    "acr",
+    "amr",
+)
+_TIMES = ("auth_time", "iat", "exp", "nbf", "updated_at")
+
+
+@click.command()
+@profile_option
+@click.option(
+    "--userinfo",
+    is_flag=True,
+    help="Also ask the provider's UserInfo endpoint (with a fresh access token).",
+)
+@_FORMAT
+@output_options
+def whoami(profile: str | None, userinfo: bool, output_format: str) -> int:
+    """Show the logged-in user's claims.
+
+    From the ID token stored at login (checked then), and with --userinfo
+    from the provider's UserInfo endpoint, whose answer must be about the
+    same subject. Exit 3 when not logged in.
+    """
+    from ..errors import LoginRequired
+    from ..store import StoreDamaged, read_entry
+    from ..userinfo import id_token_claims
+    from ..userinfo import userinfo as fetch_userinfo
+
+    name = profile_name(profile)
+    try:
+        entry = read_entry(name)
+    except StoreDamaged as exc:
+        raise LoginRequired(exc.message) from exc
+    if entry is None:
+        raise LoginRequired(
+            f"profile {name!r} is not logged in; run `oauthcli login --profile {name}`"
+        )
+    claims = id_token_claims((entry.get("tokens") or {}).get("id_token"))
+    if userinfo:
+        claims = {**claims, **fetch_userinfo(name)}
+    elif not claims:
+        account = entry.get("account") or {}
+        claims = {"sub": account.get("sub"), "name": account.get("name")}
+    if output_format == "json":
+        sys.stdout.write(json.dumps(claims, indent=2, sort_keys=True) + "\n")
+    else:
+        sys.stdout.write(_claims_text(claims))
+    return EXIT_OK
+
+
+def _claims_text(claims: dict[str, Any]) -> str:
+    from ..errors import sanitize
+
+    keys = [key for key in _CLAIM_ORDER if key in claims]
+    keys += sorted(key for key in claims if key not in _CLAIM_ORDER)
+    width = max((len(key) for key in keys), default=0) + 1
+    lines = []
+    for key in keys:
+        value = claims[key]
+        if key in _TIMES and isinstance(value, int | float) and value > 0:
+            shown = f"{rfc3339(value)}"
+        elif isinstance(value, str):
+            shown = value
+        else:
+            shown = json.dumps(value, sort_keys=True)
+        lines.append(f"{sanitize(key, 60) + ':':<{width}} {sanitize(shown)}")
+    return "\n".join(lines) + "\n"
+
+
+COMMANDS = [status, whoami]

@@ -1,0 +1,112 @@
+"""Who is logged in: the stored ID token's claims and the UserInfo endpoint.
+
+The ID token was validated when it was stored (OIDC Core section 3.1.3.7), so
+its claims are read back without a second signature check. A UserInfo
+answer (OIDC Core section 5.3) is fetched with a fresh access token and kept
+only if its ``sub`` is the ID token's (section 5.3.2): a different ``sub``
+means the answer is about someone else and is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import LocalError, LoginRequired, TransportError, ValidationError
+from .refresh import DEFAULT_MIN_TTL, get_token_set
+from .store import StoreDamaged, read_entry
+from .transport import HTTP
+from .urls import check_endpoint_url
+
+__all__ = ["id_token_claims", "userinfo"]
+
+USERINFO_TIMEOUT = 10.0
+
+
+def id_token_claims(id_token: str | None) -> dict[str, Any]:
+    """The payload of an ID token that was validated when it was stored."""
+    if not id_token:
+        return {}
+    try:
+        payload = id_token.split(".")[1]
+        claims = json.loads(
+            base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+        )
+    except (IndexError, ValueError) as exc:
+        raise ValidationError(
+            "the stored ID token cannot be read", code="invalid_id_token"
+        ) from exc
+    if not isinstance(claims, dict):
+        raise ValidationError(
+            "the stored ID token cannot be read", code="invalid_id_token"
+        )
+    return claims
+
+
+def _entry(profile: str) -> Mapping[str, Any]:
+    try:
+        entry = read_entry(profile)
+    except StoreDamaged as exc:
+        raise LoginRequired(exc.message) from exc
+    if entry is None:
+        raise LoginRequired(
+            f"profile {profile!r} is not logged in; run `oauthcli login "
+            f"--profile {profile}`"
+        )
+    return entry
+
+
+def userinfo(profile: str, *, min_ttl: float = DEFAULT_MIN_TTL) -> dict[str, Any]:
+    """The UserInfo endpoint's claims for the profile's user.
+
+    Raises ``LocalError`` (``no_userinfo_endpoint``) when the provider has
+    none, ``ValidationError`` (``userinfo_sub_mismatch``) when the answer
+    names another subject than the stored ID token.
+    """
+    tokens = get_token_set(profile, min_ttl=min_ttl)
+    entry = _entry(profile)
+    settings = entry.get("settings") or {}
+    endpoint = (entry.get("provider") or {}).get("userinfo_endpoint") or settings.get(
+        "userinfo_endpoint"
+    )
+    if not endpoint:
+        raise LocalError(
+            "the provider has no userinfo_endpoint", code="no_userinfo_endpoint"
+        )
+    endpoint = check_endpoint_url(endpoint, "userinfo_endpoint")
+    with HTTP(timeout=USERINFO_TIMEOUT, ca_file=settings.get("ca_file")) as http:
+        response = http.get(
+            endpoint,
+            what="userinfo endpoint",
+            headers={
+                "Authorization": f"{tokens.token_type} {tokens.access_token}",
+                "Accept": "application/json",
+            },
+        )
+    if response.status_code == 401:
+        raise LoginRequired(
+            "the userinfo endpoint refused the access token (HTTP 401); log in "
+            f"again with `oauthcli login --profile {profile}`"
+        )
+    if response.status_code != 200:
+        raise TransportError(
+            f"the userinfo endpoint answered HTTP {response.status_code}",
+            code="http_error",
+        )
+    if response.content_type == "application/jwt":
+        raise LocalError(
+            "the provider signs its UserInfo answers (application/jwt), which "
+            "oauthcli does not support yet",
+            code="unsupported_userinfo",
+        )
+    claims = response.json("the userinfo endpoint's answer")
+    expected = id_token_claims(tokens.id_token).get("sub")
+    if expected is not None and claims.get("sub") != expected:
+        raise ValidationError(
+            "the userinfo endpoint answered for another subject than the ID "
+            "token (OIDC Core 5.3.2)",
+            code="userinfo_sub_mismatch",
+        )
+    return claims

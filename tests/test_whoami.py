@@ -1,0 +1,72 @@
+"""``oauthcli whoami`` and the UserInfo check (OIDC Core 5.3.2)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from clirun import log_in, oauthcli
+from evilprovider import EvilProvider
+from localprovider import LocalProvider
+from oauthcli.errors import ValidationError
+from oauthcli.userinfo import id_token_claims
+
+
+@pytest.fixture
+def env(
+    provider: LocalProvider, oauthcli_home: Path, http_browser: str
+) -> dict[str, str]:
+    return log_in(provider, oauthcli_home, http_browser)
+
+
+def test_whoami_shows_the_id_tokens_claims(
+    provider: LocalProvider, env: dict[str, str]
+) -> None:
+    result = oauthcli("whoami", "--format", "json", env=env)
+    assert result.returncode == 0, result.stderr
+    claims = json.loads(result.stdout)
+    assert claims["iss"] == provider.issuer
+    assert claims["aud"] == "cli-app"
+    assert claims["sub"]
+
+
+def test_whoami_text_starts_with_the_subject(env: dict[str, str]) -> None:
+    result = oauthcli("whoami", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("sub:")
+
+
+def test_whoami_userinfo_adds_the_providers_claims(env: dict[str, str]) -> None:
+    plain = json.loads(oauthcli("whoami", "--format", "json", env=env).stdout)
+    result = oauthcli("whoami", "--userinfo", "--format", "json", env=env)
+    assert result.returncode == 0, result.stderr
+    claims = json.loads(result.stdout)
+    assert claims["sub"] == plain["sub"]
+    assert "email" in claims
+
+
+def test_whoami_without_a_login_exits_3(oauthcli_home: Path) -> None:
+    result = oauthcli("whoami", env={"OAUTHCLI_HOME": str(oauthcli_home)})
+    assert result.returncode == 3
+    assert "not logged in" in result.stderr
+
+
+def test_oidf_11_a_userinfo_answer_about_another_subject_is_refused(
+    oauthcli_home: Path,
+) -> None:
+    from oauthcli.userinfo import userinfo
+    from test_hostile_provider import log_in as evil_log_in
+
+    with EvilProvider() as op:
+        evil_log_in(op)
+        op.userinfo_overrides = {"sub": "mallory"}
+        with pytest.raises(ValidationError) as raised:
+            userinfo("default")
+    assert raised.value.code == "userinfo_sub_mismatch"
+
+
+def test_a_stored_id_token_that_is_not_a_jwt_cannot_be_read() -> None:
+    with pytest.raises(ValidationError):
+        id_token_claims("not-a-jwt")
