@@ -592,6 +592,7 @@ def test_the_resolved_repr_redacts_the_client_secret(oauthcli_home: Path) -> Non
     resolved = resolve()
 
     assert "s3cr3t-value" not in repr(resolved)
+    assert "s3cr3t-value" not in repr(load_config())
     assert resolved.shown("client_secret") == "[redacted]"
     assert resolved["client_secret"] == "s3cr3t-value"
 

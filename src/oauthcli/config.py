@@ -32,7 +32,7 @@ import re
 import stat
 import sys
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -527,8 +527,9 @@ def _invalid(
     )
 
 
-def _unknown(where: str, dotted: str, name: str, known: Any) -> ConfigError:
-    message = f"{where}: unknown key {dotted}"
+def _unknown(where: str, dotted: str, name: str, known: Iterable[str]) -> ConfigError:
+    prefix = f"{where}: " if where else ""
+    message = f"{prefix}unknown key {dotted}"
     close = difflib.get_close_matches(name, list(known), n=1)
     if close:
         message += f" (did you mean {close[0]}?)"
@@ -620,7 +621,7 @@ class Config:
 
     path: Path
     default_profile: str | None = None
-    profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, repr=False)
     lines: Mapping[tuple[str, ...], int] = field(default_factory=dict, repr=False)
 
     def origin(self, *path: str) -> Origin:
@@ -902,6 +903,9 @@ def _render(value: Any) -> str:
     return str(tomlkit.item(value).as_string())
 
 
+_REMOVE: Any = object()  # the value that deletes a key
+
+
 def _apply(document: dict[str, Any], path: tuple[str, ...], value: Any) -> bool:
     """Set (or, with ``_REMOVE``, delete) ``path`` in a parsed document."""
     *parents, last = path
@@ -916,9 +920,6 @@ def _apply(document: dict[str, Any], path: tuple[str, ...], value: Any) -> bool:
         return document.pop(last, _REMOVE) is not _REMOVE
     document[last] = value
     return True
-
-
-_REMOVE: Any = object()
 
 
 def _edit(path: Path | None, key_path: tuple[str, ...], value: Any) -> bool:
@@ -1003,11 +1004,7 @@ def _key_path(profile: str, key: str) -> tuple[Key, tuple[str, ...]]:
     name, dot, entry = key.partition(".")
     spec = KEYS.get(name)
     if spec is None or (dot and (name != "param" or not entry)):
-        message = f"unknown key {key}"
-        close = difflib.get_close_matches(key, list(KEYS), n=1)
-        if close:
-            message += f" (did you mean {close[0]}?)"
-        raise ConfigError(message, key=key)
+        raise _unknown("", key, key, KEYS)
     return spec, ("profiles", profile, name, *([entry] if dot else []))
 
 
