@@ -40,7 +40,7 @@ from typing import Any, Literal
 from . import _tomltext, presets
 from .constants import DEFAULT_SCOPE, parse_ports
 from .errors import ConfigError, LocalError
-from .store import _valid_name, check_private_dir, replace_private_file
+from .store import _valid_name, check_private_dir, config_file, replace_private_file
 
 __all__ = [
     "KEYS",
@@ -539,15 +539,9 @@ def _unknown(where: str, dotted: str, name: str, known: Iterable[str]) -> Config
 # Reading the file.
 
 
-def config_path(environ: Mapping[str, str] | None = None) -> Path:
+def config_path() -> Path:
     """``$OAUTHCLI_HOME/config.toml``, else the user config directory's."""
-    environ = os.environ if environ is None else environ
-    home = environ.get("OAUTHCLI_HOME")
-    if home:
-        return Path(os.path.expanduser(home)) / "config.toml"
-    import platformdirs
-
-    return platformdirs.user_config_path("oauthcli", appauthor=False) / "config.toml"
+    return Path(config_file())  # one rule, shared with the token fast path
 
 
 def _read(path: Path) -> tuple[str, int] | None:
