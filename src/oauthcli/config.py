@@ -949,9 +949,21 @@ def _edit(path: Path | None, key_path: tuple[str, ...], value: Any) -> bool:
     )
 
 
+def _pruned(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` without empty tables: ``[profiles]`` alone means nothing."""
+    pruned = {}
+    for key, value in document.items():
+        if isinstance(value, dict):
+            value = _pruned(value)
+            if not value:
+                continue
+        pruned[key] = value
+    return pruned
+
+
 def _parses_to(text: str, expected: dict[str, Any]) -> bool:
     try:
-        return tomllib.loads(text) == expected
+        return _pruned(tomllib.loads(text)) == _pruned(expected)
     except tomllib.TOMLDecodeError:
         return False
 

@@ -14,7 +14,7 @@ __all__ = ["COMMANDS", "show_resolved"]
 _EXAMPLES = """\b
 Examples:
   oauthcli config set --profile work preset entra
-  oauthcli config set --profile work tenant contoso.onmicrosoft.com
+  oauthcli config set --profile work tenant 8eaef023-2b34-4da1-9baa-8bc8c9d6a490
   oauthcli config set --profile work client_id 0b5e...
   printf %s "$SECRET" | oauthcli config set --profile work client_secret -
   oauthcli config show --profile work

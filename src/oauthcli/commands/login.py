@@ -14,7 +14,7 @@ __all__ = ["COMMANDS"]
 _EXAMPLES = """\b
 Examples:
   oauthcli login --issuer https://tenant.example.com --client-id my-cli
-  oauthcli login --preset entra --tenant contoso.onmicrosoft.com --client-id ID
+  oauthcli login --preset entra --tenant TENANT-GUID --client-id ID
   oauthcli login --issuer https://idp.example --client-id app --port 8020-8040
   oauthcli login --profile work          # the profile's settings from config.toml
   oauthcli login --device                # enter a code on another device
@@ -109,6 +109,7 @@ def login(profile: str | None, **flags: Any) -> int:
     then OAUTHCLI_* variables, then the profile in config.toml, then the
     preset, then the profile's last login.
     """
+    from .._log import log
     from ..errors import sanitize
     from ..session import login as run_login
     from ..store import check_writable
@@ -117,6 +118,8 @@ def login(profile: str | None, **flags: Any) -> int:
     name = profile_name(profile)
     check_writable(name)  # before the user spends time in the browser
     plan = login_plan(name, flags)
+    for key, origin in sorted(plan.origins.items()):
+        log.info("setting %s from %s", key, sanitize(str(origin)))
     result = run_login(
         plan.constants,
         profile=name,

@@ -56,8 +56,8 @@ def profiles_list() -> int:
     "add",
     epilog="""\b
 Examples:
-  oauthcli profiles add work --preset entra --set tenant=contoso.onmicrosoft.com \\
-      --set client_id=0b5e... --default
+  oauthcli profiles add work --preset entra --default \\
+      --set tenant=8eaef023-2b34-4da1-9baa-8bc8c9d6a490 --set client_id=0b5e...
   oauthcli profiles add dev --set issuer=https://idp.example --set client_id=cli
 """,
 )

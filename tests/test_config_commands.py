@@ -1,0 +1,255 @@
+"""``oauthcli config`` and ``oauthcli profiles``, and logins from config.toml."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from clirun import cli_env, log_in, oauthcli, stored
+from localprovider import LocalProvider
+from oauthcli.store import write_entry
+
+
+def home_env(home: Path) -> dict[str, str]:
+    return cli_env(home, None)
+
+
+def test_login_with_a_configured_profile_needs_no_flags(
+    provider: LocalProvider, oauthcli_home: Path, http_browser: str
+) -> None:
+    (oauthcli_home / "config.toml").write_text(
+        "[profiles.work]\n"
+        f'issuer = "{provider.issuer}"\n'
+        'client_id = "cli-app"\n'
+        'scope = "openid email offline_access"\n'
+    )
+    env = cli_env(oauthcli_home, http_browser)
+
+    result = oauthcli("login", "--profile", "work", "-v", env=env)
+
+    assert result.returncode == 0, result.stderr
+    document = stored(oauthcli_home, "work")
+    assert document is not None
+    assert document["settings"]["issuer"] == provider.issuer
+    assert document["settings"]["scope"] == "openid email offline_access"
+    assert f"setting scope from {oauthcli_home / 'config.toml'}, line 4" in (
+        result.stderr
+    )
+
+
+def test_a_flag_beats_the_environment_which_beats_the_file(
+    oauthcli_home: Path,
+) -> None:
+    (oauthcli_home / "config.toml").write_text(
+        '[profiles.default]\nissuer = "https://file.example"\nclient_id = "c"\n'
+        'scope = "openid"\n'
+    )
+    env = {**home_env(oauthcli_home), "OAUTHCLI_SCOPE": "openid email"}
+
+    shown = oauthcli("config", "show", env=env).stdout
+
+    assert "scope     = openid email    # environment OAUTHCLI_SCOPE" in shown
+    assert f"issuer    = https://file.example    # {oauthcli_home}" in shown
+
+
+def test_an_invalid_config_names_the_file_line_and_key(oauthcli_home: Path) -> None:
+    path = oauthcli_home / "config.toml"
+    path.write_text(
+        '[profiles.work]\nissuer = "https://idp.example"\ntimeout = "soon"\n'
+    )
+
+    result = oauthcli("login", "--profile", "work", env=home_env(oauthcli_home))
+
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert f"{path}, line 3" in result.stderr
+    assert "profiles.work.timeout" in result.stderr
+
+
+def test_config_set_then_get_round_trips_and_keeps_comments(
+    oauthcli_home: Path,
+) -> None:
+    path = oauthcli_home / "config.toml"
+    path.write_text(
+        '# my providers\n[profiles.work]\n# the tenant\'s issuer\nissuer = "https://a.example"\n'
+    )
+    env = home_env(oauthcli_home)
+
+    assert (
+        oauthcli(
+            "config", "set", "--profile", "work", "client_id", "abc", env=env
+        ).returncode
+        == 0
+    )
+    result = oauthcli("config", "get", "--profile", "work", "client_id", env=env)
+
+    assert result.stdout == "abc\n"
+    text = path.read_text()
+    assert "# my providers" in text
+    assert "# the tenant's issuer" in text
+    assert oct(path.stat().st_mode)[-3:] == "600"
+
+
+def test_a_client_secret_is_set_from_stdin_and_never_printed(
+    oauthcli_home: Path,
+) -> None:
+    env = home_env(oauthcli_home)
+    result = oauthcli(
+        "config",
+        "set",
+        "--profile",
+        "ci",
+        "client_secret",
+        "-",
+        env=env,
+        input="s3cret-value\n",
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        'client_secret = "s3cret-value"' in (oauthcli_home / "config.toml").read_text()
+    )
+
+    shown = oauthcli("config", "show", "--profile", "ci", env=env)
+    got = oauthcli("config", "get", "--profile", "ci", "client_secret", env=env)
+
+    assert "s3cret-value" not in shown.stdout + shown.stderr
+    assert "[redacted]" in shown.stdout
+    assert got.returncode == 2
+    assert "s3cret-value" not in got.stdout + got.stderr
+
+
+def test_profiles_add_show_and_remove(oauthcli_home: Path) -> None:
+    env = home_env(oauthcli_home)
+    added = oauthcli(
+        "profiles",
+        "add",
+        "corp",
+        "--preset",
+        "keycloak",
+        "--set",
+        "base_url=https://sso.example.com",
+        "--set",
+        "realm=staff",
+        "--set",
+        "client_id=cli",
+        "--default",
+        env=env,
+    )
+    assert added.returncode == 0, added.stderr
+
+    listed = oauthcli("profiles", env=env)
+    shown = oauthcli("profiles", "show", "corp", env=env)
+    removed = oauthcli("profiles", "remove", "corp", env=env)
+    after = oauthcli("profiles", env=env)
+
+    assert listed.stdout == "* corp\n"
+    issuer = next(
+        line for line in shown.stdout.splitlines() if line.startswith("issuer")
+    )
+    assert issuer.split() == [
+        "issuer",
+        "=",
+        "https://sso.example.com/realms/staff",
+        "#",
+        "preset",
+        '"keycloak"',
+    ]
+    assert removed.returncode == 0, removed.stderr
+    assert after.stdout == ""
+
+
+def test_adding_a_profile_twice_is_refused(oauthcli_home: Path) -> None:
+    env = home_env(oauthcli_home)
+    first = oauthcli(
+        "profiles", "add", "p", "--set", "issuer=https://a.example", env=env
+    )
+    second = oauthcli(
+        "profiles", "add", "p", "--set", "issuer=https://b.example", env=env
+    )
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 2
+    assert "already in the config file" in second.stderr
+
+
+def test_removing_a_profile_logs_it_out_too(
+    provider: LocalProvider, oauthcli_home: Path, http_browser: str
+) -> None:
+    env = log_in(provider, oauthcli_home, http_browser)
+    result = oauthcli("profiles", "remove", "default", env=env)
+    assert result.returncode == 0, result.stderr
+    assert stored(oauthcli_home) is None
+    assert "logged it out" in result.stderr
+
+
+def store_fresh(profile: str, token: str, left: float = 3600, age: float = 0) -> None:
+    now = time.time()
+    write_entry(
+        profile,
+        {
+            "settings": {"issuer": "https://idp.test", "client_id": "x"},
+            "tokens": {
+                "access_token": token,
+                "expires_at": now + left,
+                "obtained_at": now - age,
+            },
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        'default_profile = "work"\n',
+        "default_profile = 'work'  # mine\n",
+        '"default_profile" = "work"\n',
+        'default_profile = """work"""\n',
+        'default_profile="work"\n[profiles.work]\nscope = "x"\n',
+    ],
+)
+def test_the_fast_path_and_the_full_path_agree_on_the_default_profile(
+    config: str, oauthcli_home: Path
+) -> None:
+    os.environ["OAUTHCLI_HOME"] = str(oauthcli_home)
+    store_fresh("default", "token-of-default")
+    store_fresh("work", "token-of-work")
+    (oauthcli_home / "config.toml").write_text(config)
+    env = home_env(oauthcli_home)
+
+    fast = oauthcli("token", env=env)
+    full = oauthcli("token", "--format", "json", env=env)
+
+    assert fast.stdout == "token-of-work\n", fast.stderr
+    assert '"access_token": "token-of-work"' in full.stdout
+
+
+def test_a_profiles_min_ttl_in_the_config_is_honoured_by_token(
+    oauthcli_home: Path,
+) -> None:
+    os.environ["OAUTHCLI_HOME"] = str(oauthcli_home)
+    store_fresh("default", "half-used", left=1800, age=1800)
+    env = home_env(oauthcli_home)
+    assert oauthcli("token", env=env).stdout == "half-used\n"
+    # 30 minutes left, but the profile wants 40: the token must be refreshed,
+    # and with no refresh token that means "log in again".
+    (oauthcli_home / "config.toml").write_text("[profiles.default]\nmin_ttl = 2400\n")
+    result = oauthcli("token", env=env)
+    assert result.returncode == 3
+    assert result.stdout == ""
+
+
+def test_removing_the_only_profile_leaves_an_empty_config(oauthcli_home: Path) -> None:
+    """It used to fail: the file without [profiles.a] parses to no "profiles"
+    table at all, which the edit check took for a different document."""
+    path = oauthcli_home / "config.toml"
+    path.write_text('[profiles.a]\nissuer = "https://a.example"\n')
+    path.chmod(0o600)
+
+    result = oauthcli(
+        "profiles", "remove", "a", "--keep-login", env=home_env(oauthcli_home)
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "[profiles.a]" not in path.read_text()
