@@ -42,7 +42,7 @@ from .tokens import TokenSet, client_auth, parse_token_response
 from .transport import HTTP
 from .urls import check_endpoint_url
 
-__all__ = ["DEFAULT_MIN_TTL", "get_token", "get_token_set"]
+__all__ = ["DEFAULT_MIN_TTL", "get_token", "get_token_set", "stored_login"]
 
 DEFAULT_MIN_TTL = 60.0
 
@@ -53,7 +53,8 @@ def _login_again(profile: str, why: str) -> LoginRequired:
     )
 
 
-def _load(profile: str) -> tuple[dict[str, Any], TokenSet]:
+def stored_login(profile: str) -> dict[str, Any]:
+    """The profile's store entry; LoginRequired when there is none to use."""
     try:
         entry = read_entry(profile)
     except StoreDamaged as exc:
@@ -63,6 +64,11 @@ def _load(profile: str) -> tuple[dict[str, Any], TokenSet]:
             f"not logged in (profile {profile!r}); run `oauthcli login --issuer URL "
             f"--client-id ID --profile {profile}`"
         )
+    return entry
+
+
+def _load(profile: str) -> tuple[dict[str, Any], TokenSet]:
+    entry = stored_login(profile)
     try:
         tokens = TokenSet.from_dict(entry["tokens"])
     except ValueError as exc:

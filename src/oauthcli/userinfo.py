@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from .errors import LocalError, LoginRequired, TransportError, ValidationError
-from .refresh import DEFAULT_MIN_TTL, get_token_set
-from .store import StoreDamaged, read_entry
+from .refresh import DEFAULT_MIN_TTL, get_token_set, stored_login
 from .transport import HTTP
 from .urls import check_endpoint_url
 
@@ -45,19 +43,6 @@ def id_token_claims(id_token: str | None) -> dict[str, Any]:
     return claims
 
 
-def _entry(profile: str) -> Mapping[str, Any]:
-    try:
-        entry = read_entry(profile)
-    except StoreDamaged as exc:
-        raise LoginRequired(exc.message) from exc
-    if entry is None:
-        raise LoginRequired(
-            f"profile {profile!r} is not logged in; run `oauthcli login "
-            f"--profile {profile}`"
-        )
-    return entry
-
-
 def userinfo(profile: str, *, min_ttl: float = DEFAULT_MIN_TTL) -> dict[str, Any]:
     """The UserInfo endpoint's claims for the profile's user.
 
@@ -66,7 +51,7 @@ def userinfo(profile: str, *, min_ttl: float = DEFAULT_MIN_TTL) -> dict[str, Any
     names another subject than the stored ID token.
     """
     tokens = get_token_set(profile, min_ttl=min_ttl)
-    entry = _entry(profile)
+    entry = stored_login(profile)
     settings = entry.get("settings") or {}
     endpoint = (entry.get("provider") or {}).get("userinfo_endpoint") or settings.get(
         "userinfo_endpoint"

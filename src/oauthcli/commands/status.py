@@ -150,20 +150,12 @@ def whoami(profile: str | None, userinfo: bool, output_format: str) -> int:
     from the provider's UserInfo endpoint, whose answer must be about the
     same subject. Exit 3 when not logged in.
     """
-    from ..errors import LoginRequired
-    from ..store import StoreDamaged, read_entry
+    from ..refresh import stored_login
     from ..userinfo import id_token_claims
     from ..userinfo import userinfo as fetch_userinfo
 
     name = profile_name(profile)
-    try:
-        entry = read_entry(name)
-    except StoreDamaged as exc:
-        raise LoginRequired(exc.message) from exc
-    if entry is None:
-        raise LoginRequired(
-            f"profile {name!r} is not logged in; run `oauthcli login --profile {name}`"
-        )
+    entry = stored_login(name)
     claims = id_token_claims((entry.get("tokens") or {}).get("id_token"))
     if userinfo:
         claims = {**claims, **fetch_userinfo(name)}
