@@ -17,10 +17,11 @@ the token response and, for OpenID Connect, the ID token.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TextIO
 
 from ._log import log
@@ -37,6 +38,7 @@ from .idtoken import JWKSCache, validate_id_token
 from .loopback import LoopbackServer
 from .paste import can_read_pastes, start_paste_reader
 from .pkce import PKCE
+from .progress import Waiting, waiting
 from .state import CSRFState
 from .tokens import TokenSet, client_auth, parse_token_response
 from .transport import HTTP
@@ -194,26 +196,56 @@ class OAuth2:
             log.info("listening for the redirect on %s", redirect_uri)
             pasting = can_read_pastes(self._paste_input)
             self._announce(request.url, redirect_uri, metadata, pasting)
-            if pasting and self._paste_input is not None:
-                start_paste_reader(server, self._paste_input, self._notify)
-            hint = self._wsl_hint(redirect_uri, metadata, pasting)
+            with self._waiting(redirect_uri, metadata, pasting) as status:
+                if pasting and status.lines is not None:
+                    start_paste_reader(server, status.lines, status.notify)
+                hint = self._wsl_hint(redirect_uri, metadata, pasting)
+                try:
+                    return server.wait(c.login_timeout)
+                except LocalError as exc:
+                    if exc.code == "timeout":
+                        registered = self._registered_form(redirect_uri)
+                        raise LocalError(
+                            f"{exc.message}. If the browser showed an error, check "
+                            f"that client {c.client_id!r} exists at "
+                            f"{metadata.issuer} and allows the redirect URI "
+                            f"{registered}; if the browser is on another machine, "
+                            "paste the address it ended on, or use --device",
+                            code="timeout",
+                        ) from None
+                    raise
+                finally:
+                    if hint is not None:
+                        hint.cancel()
+
+    @contextlib.contextmanager
+    def _waiting(
+        self, redirect_uri: str, metadata: ProviderMetadata, pasting: bool
+    ) -> Iterator[Waiting]:
+        """The live status, or the plain line, while the browser is out.
+
+        The flow's lines go through the status meanwhile, so that they print
+        above it (see ``progress``).
+        """
+        ways = ["Ctrl-C to cancel"]
+        if pasting:
+            ways.append("paste the address here")
+        if metadata.device_authorization_endpoint:
+            ways.append("`oauthcli login --device` instead")
+        message = f"Waiting for the browser to return to {redirect_uri}"
+        notify = self._notify
+        with waiting(
+            message,
+            ways,
+            plain=f"{message} (Ctrl-C to cancel)...",
+            notify=None if notify is notify_stderr else notify,
+            keyboard=self._paste_input if pasting else None,
+        ) as status:
+            self._notify = status.notify
             try:
-                return server.wait(c.login_timeout)
-            except LocalError as exc:
-                if exc.code == "timeout":
-                    registered = self._registered_form(redirect_uri)
-                    raise LocalError(
-                        f"{exc.message}. If the browser showed an error, check that "
-                        f"client {c.client_id!r} exists at {metadata.issuer} and "
-                        f"allows the redirect URI {registered}; if the browser is on "
-                        "another machine, paste the address it ended on, or use "
-                        "--device",
-                        code="timeout",
-                    ) from None
-                raise
+                yield status
             finally:
-                if hint is not None:
-                    hint.cancel()
+                self._notify = notify
 
     def _wsl_hint(
         self, redirect_uri: str, metadata: ProviderMetadata, pasting: bool
@@ -271,9 +303,6 @@ class OAuth2:
                 "If the browser is on another machine, log in there and paste "
                 f"here the address it ends on (it starts with {redirect_uri})."
             )
-        self._notify(
-            f"Waiting for the browser to return to {redirect_uri} (Ctrl-C to cancel)..."
-        )
 
     def access_token_request(self, auth_code: str) -> str:
         """Legs C + D: redeem ``auth_code`` and return the access token."""

@@ -14,12 +14,18 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from typing import TextIO
+from typing import Protocol, TextIO
 from urllib.parse import urlsplit
 
 from .loopback import MAX_REQUEST_LINE, LoopbackServer
 
-__all__ = ["can_read_pastes", "start_paste_reader"]
+__all__ = ["Lines", "can_read_pastes", "start_paste_reader"]
+
+
+class Lines(Protocol):
+    """Where pastes are read: a text stream, or the keyboard of a live status."""
+
+    def readline(self) -> str: ...
 
 
 def can_read_pastes(stream: TextIO | None) -> bool:
@@ -52,7 +58,7 @@ def _query_of(text: str) -> str | None:
 
 
 def start_paste_reader(
-    server: LoopbackServer, stream: TextIO, notify: Callable[[str], None]
+    server: LoopbackServer, stream: Lines, notify: Callable[[str], None]
 ) -> threading.Thread:
     """Read pasted addresses from ``stream`` until one ends the login."""
 

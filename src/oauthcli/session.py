@@ -264,6 +264,7 @@ def _device_login(
     from .device import poll_for_tokens, request_device_authorization
     from .errors import ValidationError, sanitize
     from .oauth2 import check_id_token, check_scopes, provider_metadata
+    from .progress import waiting
     from .tokens import client_auth
     from .transport import HTTP
 
@@ -299,17 +300,21 @@ def _device_login(
             reason = None if opener else browser_unavailable_reason()
             if open_browser and reason is None:
                 launch(complete, opener=opener)
-        notify("Waiting for the login to be approved (Ctrl-C to cancel)...")
-        tokens = poll_for_tokens(
-            http,
-            metadata.token_endpoint,
-            device,
-            body,
-            headers,
-            requested_scope=c.scope,
-            scope_separator=c.scope_separator,
-            sleep=sleep,
-        )
+        with waiting(
+            "Waiting for the login to be approved",
+            ["Ctrl-C to cancel"],
+            notify=None if notify is notify_stderr else notify,
+        ):
+            tokens = poll_for_tokens(
+                http,
+                metadata.token_endpoint,
+                device,
+                body,
+                headers,
+                requested_scope=c.scope,
+                scope_separator=c.scope_separator,
+                sleep=sleep,
+            )
         check_scopes(c, tokens)
         claims = (
             check_id_token(http, c, metadata, tokens, nonce=None)
