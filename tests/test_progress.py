@@ -7,6 +7,7 @@ terminal would receive.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import io
 import os
@@ -433,3 +434,34 @@ def test_a_device_login_on_a_terminal_counts_the_wait_for_approval(
     assert b"  Ctrl-C to cancel" in shown
     assert b"(Ctrl-C to cancel)..." not in shown  # the live status, not the line
     assert terminal.output.rindex(SHOW_CURSOR) > terminal.output.rindex(HIDE_CURSOR)
+
+
+def test_debug_lines_during_the_wait_print_above_the_status_in_one_piece(
+    provider: LocalProvider, oauthcli_home: Path, on_terminal: list[Terminal]
+) -> None:
+    """They used to go to the stderr of before the status and cut through it."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    args = ["-m", "oauthcli", "--debug", *login_args(provider, "cli-app")]
+    terminal = start(on_terminal, args, ssh_terminal_env(oauthcli_home))
+    shown = terminal.expect(b"0:00")
+    found = re.search(rb"redirect_uri=([^&\s]+)", shown)
+    assert found is not None, shown
+    callback = urllib.parse.unquote(found.group(1).decode())
+    with contextlib.suppress(urllib.error.HTTPError):
+        urllib.request.urlopen(f"{callback}?state=forged&code=x", timeout=5)
+    terminal.expect(b"ignored a callback: ")
+    time.sleep(0.5)  # the rest of the line, and a redraw or two
+    terminal.type(b"\x03")
+    assert terminal.finish() == 130
+
+    output = terminal.output
+    line = output[output.rindex(b"oauthcli: ignored a callback: ") :]
+    line = line.split(b"\r\n")[0].split(b"\n")[0]
+    assert re.fullmatch(rb"oauthcli: ignored a callback: [a-z_]+", line), line
+    # Printed through the status: it erased itself first (ERASE_LINE), instead
+    # of the line landing at the end of the status, to be drawn over.
+    at = output.rindex(b"oauthcli: ignored a callback: ")
+    assert output[:at].endswith(b"\x1b[2K"), output[at - 80 : at]

@@ -58,12 +58,23 @@ def _set_output(ctx: click.Context, param: click.Parameter, value: bool) -> None
     import logging
 
     logger = logging.getLogger("oauthcli")
-    if not any(getattr(h, "_oauthcli_cli", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+    if not any(h.get_name() == "oauthcli-cli" for h in logger.handlers):
+        handler = logging.StreamHandler(_StderrLike())
+        handler.set_name("oauthcli-cli")
         handler.setFormatter(logging.Formatter("oauthcli: %(message)s"))
-        handler._oauthcli_cli = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if level == 2 else logging.INFO)
+
+
+class _StderrLike:
+    """Whatever ``sys.stderr`` is when a line is logged: a live status line
+    (``progress``) swaps it for a writer that prints above the status."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 def output_options(function: F) -> F:
