@@ -253,3 +253,132 @@ def test_removing_the_only_profile_leaves_an_empty_config(oauthcli_home: Path) -
 
     assert result.returncode == 0, result.stderr
     assert "[profiles.a]" not in path.read_text()
+
+
+def test_the_fast_path_does_not_trust_a_config_others_can_write(
+    oauthcli_home: Path,
+) -> None:
+    os.environ["OAUTHCLI_HOME"] = str(oauthcli_home)
+    store_fresh("default", "token-of-default")
+    store_fresh("work", "token-of-work")
+    path = oauthcli_home / "config.toml"
+    path.write_text('default_profile = "work"\n')
+    path.chmod(0o666)
+
+    result = oauthcli("token", env=home_env(oauthcli_home))
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "writable by other users" in result.stderr
+
+
+def test_the_fast_path_and_the_full_path_agree_on_an_escaped_key(
+    oauthcli_home: Path,
+) -> None:
+    os.environ["OAUTHCLI_HOME"] = str(oauthcli_home)
+    store_fresh("default", "token-of-default")
+    store_fresh("work", "token-of-work")
+    (oauthcli_home / "config.toml").write_text('"default\\u005fprofile" = "work"\n')
+
+    fast = oauthcli("token", env=home_env(oauthcli_home))
+
+    assert fast.stdout == "token-of-work\n", fast.stderr
+
+
+def test_token_does_not_need_the_login_options_to_be_complete(
+    oauthcli_home: Path,
+) -> None:
+    """A preset missing its parameter breaks `login`, not handing out tokens."""
+    os.environ["OAUTHCLI_HOME"] = str(oauthcli_home)
+    store_fresh("work", "token-of-work")
+    (oauthcli_home / "config.toml").write_text(
+        '[profiles.work]\npreset = "entra"\nclient_id = "cli-app"\n'
+    )
+    env = home_env(oauthcli_home)
+
+    result = oauthcli("token", "--profile", "work", "--format", "json", env=env)
+    login = oauthcli("login", "--profile", "work", env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert '"access_token": "token-of-work"' in result.stdout
+    assert login.returncode == 2
+    assert 'preset "entra" needs tenant' in login.stderr
+
+
+def test_a_login_that_names_issuer_and_client_inherits_nothing_from_the_last(
+    provider: LocalProvider, oauthcli_home: Path, http_browser: str
+) -> None:
+    env = log_in(provider, oauthcli_home, http_browser, "--param", "ui_locales=de")
+    first = stored(oauthcli_home)
+    assert first is not None
+    assert first["settings"]["params"] == {"ui_locales": "de"}
+
+    again = oauthcli(
+        "login", "--issuer", provider.issuer, "--client-id", "cli-app", env=env
+    )
+    bare = oauthcli("login", "-v", env=env)
+
+    assert again.returncode == 0, again.stderr
+    assert bare.returncode == 0, bare.stderr
+    second = stored(oauthcli_home)
+    assert second is not None
+    assert "params" not in second["settings"]
+    assert "setting issuer from the profile's last login" in bare.stderr
+
+
+def test_concurrent_config_edits_all_land(oauthcli_home: Path) -> None:
+    import subprocess
+    import sys
+
+    env = home_env(oauthcli_home)
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "oauthcli",
+                "config",
+                "set",
+                "--profile",
+                f"p{i}",
+                "client_id",
+                f"c{i}",
+            ],
+            env=env,
+            stderr=subprocess.DEVNULL,
+        )
+        for i in range(8)
+    ]
+    assert [process.wait(timeout=60) for process in processes] == [0] * 8
+    result = oauthcli("profiles", env=env)
+    assert result.stdout.split() == [f"p{i}" for i in range(8)]
+
+
+def test_profiles_add_with_one_bad_value_changes_nothing(oauthcli_home: Path) -> None:
+    env = home_env(oauthcli_home)
+    bad = oauthcli(
+        "profiles",
+        "add",
+        "work",
+        "--preset",
+        "keycloak",
+        "--set",
+        "realm=staff",
+        "--set",
+        "bogus=1",
+        "--default",
+        env=env,
+    )
+    assert bad.returncode == 2
+    assert not (oauthcli_home / "config.toml").exists()
+    good = oauthcli(
+        "profiles",
+        "add",
+        "work",
+        "--preset",
+        "keycloak",
+        "--set",
+        "realm=staff",
+        env=env,
+    )
+    assert good.returncode == 0, good.stderr

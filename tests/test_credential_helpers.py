@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from clirun import log_in, oauthcli, stored
 from localprovider import LocalProvider
 from oauthcli.commands.credential_helpers import parse_git_request
 from oauthcli.errors import LocalError
+from oauthcli.store import write_entry
 
 HELPER = f"!{sys.executable} -m oauthcli git-credential"
 
@@ -182,3 +185,78 @@ def test_docker_list_names_the_hosts_of_every_profile(env: dict[str, str]) -> No
         "git.example.test": "oauth2",
         "registry.example.test": "oauth2",
     }
+
+
+@pytest.mark.parametrize(
+    "host", ["git.example.test:8443", "git.example.test.evil", "evil.test", ""]
+)
+def test_git_gets_nothing_for_another_port_or_host(
+    host: str, env: dict[str, str]
+) -> None:
+    request = f"protocol=https\nhost={host}\n\n"
+    result = oauthcli("git-credential", "get", env=env, input=request)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "host", ["git.example.test:443", "GIT.Example.Test", "git.example.test."]
+)
+def test_git_names_the_same_server_in_other_spellings(
+    host: str, env: dict[str, str], oauthcli_home: Path
+) -> None:
+    request = f"protocol=https\nhost={host}\n\n"
+    result = oauthcli("git-credential", "get", env=env, input=request)
+    assert f"password={token(oauthcli_home)}\n" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "server",
+    [
+        "http://registry.example.test",
+        "https://registry.example.test:5000/v2/",
+        "https://user@registry.example.test/",
+        "registry.example.test:5000",
+    ],
+)
+def test_docker_gets_nothing_over_http_or_on_another_port(
+    server: str, env: dict[str, str]
+) -> None:
+    result = oauthcli("docker-credential", "get", env=env, input=server + "\n")
+    assert result.returncode == 1
+    assert result.stdout == "credentials not found in native keychain\n"
+
+
+def test_docker_is_told_on_stdout_when_the_login_is_gone(
+    env: dict[str, str], oauthcli_home: Path
+) -> None:
+    """Docker shows only a helper's stdout; the hint must be there."""
+    (oauthcli_home / "profiles" / "default.json").unlink()
+    result = oauthcli(
+        "docker-credential", "get", env=env, input="registry.example.test\n"
+    )
+    assert result.returncode == 1
+    assert result.stdout.startswith("oauthcli: not logged in")
+
+
+def test_the_helpers_honour_the_profiles_min_ttl(
+    provider: LocalProvider, env: dict[str, str], oauthcli_home: Path
+) -> None:
+    (oauthcli_home / "config.toml").write_text(
+        '[profiles.default]\nhosts = ["git.example.test"]\nmin_ttl = 3000\n'
+    )
+    document = stored(oauthcli_home)
+    assert document is not None
+    now = time.time()  # 1000 s left of 3600: fresh by default, not for 3000
+    document["tokens"].update(expires_at=now + 1000, obtained_at=now - 2600)
+    os.environ["OAUTHCLI_HOME"] = str(oauthcli_home)
+    write_entry("default", document)
+    before = token(oauthcli_home)
+    grants = provider.count_grants("refresh_token")
+
+    request = "protocol=https\nhost=git.example.test\n\n"
+    result = oauthcli("git-credential", "get", env=env, input=request)
+
+    assert provider.count_grants("refresh_token") == grants + 1
+    assert f"password={token(oauthcli_home)}\n" in result.stdout
+    assert token(oauthcli_home) != before

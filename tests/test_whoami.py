@@ -70,3 +70,14 @@ def test_oidf_11_a_userinfo_answer_about_another_subject_is_refused(
 def test_a_stored_id_token_that_is_not_a_jwt_cannot_be_read() -> None:
     with pytest.raises(ValidationError):
         id_token_claims("not-a-jwt")
+
+
+def test_times_no_calendar_holds_are_shown_as_numbers() -> None:
+    from oauthcli.commands.status import _claims_text
+
+    text = _claims_text({"sub": "a", "auth_time": 10**13, "updated_at": 1e20})
+    assert text.splitlines() == [
+        "sub:        a",
+        "auth_time:  10000000000000",
+        "updated_at: 1e+20",
+    ]

@@ -54,6 +54,8 @@ def _config_default_profile(text: str) -> str | None:
     """
     if "default_profile" not in text:
         return None
+    if text.count("default_profile") > 1:
+        return _UNSURE
     import re
 
     for line in text.splitlines():
@@ -84,11 +86,18 @@ def _config_text() -> str | None:
         import stat
 
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > 1 << 20:
+        if (
+            not stat.S_ISREG(info.st_mode)
+            or info.st_size > 1 << 20
+            or info.st_mode & 0o022  # the full path refuses such a file
+            or (hasattr(os, "getuid") and info.st_uid not in (os.getuid(), 0))
+        ):
             return _UNSURE
-        return os.read(fd, info.st_size + 1).decode("utf-8", "replace")
+        text = os.read(fd, info.st_size + 1).decode("utf-8", "replace")
     finally:
         os.close(fd)
+    # A key spelled with escapes ("min\u005fttl") is beyond this reader.
+    return _UNSURE if "\\u" in text or "\\U" in text else text
 
 
 def _token_fast_path(options: list[str]) -> int | None:

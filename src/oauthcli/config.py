@@ -32,7 +32,7 @@ import re
 import stat
 import sys
 import tomllib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -40,7 +40,13 @@ from typing import Any, Literal
 from . import _tomltext, presets
 from .constants import DEFAULT_SCOPE, parse_ports
 from .errors import ConfigError, LocalError
-from .store import _valid_name, check_private_dir, config_file, replace_private_file
+from .store import (
+    _valid_name,
+    check_private_dir,
+    config_file,
+    private_lock,
+    replace_private_file,
+)
 
 __all__ = [
     "KEYS",
@@ -50,11 +56,13 @@ __all__ = [
     "ResolvedOptions",
     "config_path",
     "load_config",
+    "output_settings",
     "remove_profile",
     "resolve_login_options",
     "resolve_profile_name",
     "set_default_profile",
     "set_value",
+    "set_values",
     "unset_value",
 ]
 
@@ -916,14 +924,29 @@ def _apply(document: dict[str, Any], path: tuple[str, ...], value: Any) -> bool:
     return True
 
 
+def _lock(path: Path) -> private_lock:
+    """Edits of one config file, one at a time (read, change, replace)."""
+    try:
+        check_private_dir(str(path.parent), what="config directory")
+    except LocalError as exc:
+        raise ConfigError(exc.message) from exc
+    return private_lock(str(path) + ".lock", f"the config file {path}")
+
+
 def _edit(path: Path | None, key_path: tuple[str, ...], value: Any) -> bool:
+    """Set or remove one key path under the config file's lock."""
+    path = config_path() if path is None else path
+    with _lock(path):
+        return _edit_locked(path, key_path, value)
+
+
+def _edit_locked(path: Path, key_path: tuple[str, ...], value: Any) -> bool:
     """Set or remove one key path, keep everything else as written.
 
     The small text edit is tried first and kept only if the file then parses
     to exactly the expected document; tomlkit is the fallback, checked the
     same way.
     """
-    path = config_path() if path is None else path
     found = _read(path)
     text = found[0] if found else ""
     expected = _parse(path, text)
@@ -1014,6 +1037,26 @@ def _key_path(profile: str, key: str) -> tuple[Key, tuple[str, ...]]:
     return spec, ("profiles", profile, name, *([entry] if dot else []))
 
 
+def _checked(profile: str, key: str, value: Any) -> tuple[tuple[str, ...], Any]:
+    """``key``'s path in the file and ``value`` as it will be written."""
+    spec, key_path = _key_path(profile, key)
+    subject = _tomltext.dotted(key_path)
+    if len(key_path) == 4:
+        if not isinstance(value, str):
+            raise ConfigError(f"{subject} must be a string, got {_shown(value)}")
+        return key_path, value
+    toml_value: Any = _from_text(spec, value, subject)
+    if isinstance(toml_value, tuple):
+        toml_value = list(toml_value)
+    try:
+        spec.validate(toml_value)
+    except _Invalid as exc:
+        raise _invalid("", subject, exc, toml_value, spec) from exc
+    if spec.kind == "path" and not toml_value.startswith("~"):
+        toml_value = os.path.abspath(toml_value)
+    return key_path, toml_value
+
+
 def set_value(profile: str, key: str, value: Any, *, path: Path | None = None) -> None:
     """Set ``key`` of ``profile`` in the file (creating both if needed).
 
@@ -1022,23 +1065,52 @@ def set_value(profile: str, key: str, value: Any, *, path: Path | None = None) -
     ``"8020-8040"``). ``param.NAME`` sets one authorization parameter. A
     relative ``ca_file`` is made absolute, since it was relative to here.
     """
-    spec, key_path = _key_path(profile, key)
-    subject = _tomltext.dotted(key_path)
-    if len(key_path) == 4:
-        if not isinstance(value, str):
-            raise ConfigError(f"{subject} must be a string, got {_shown(value)}")
-        toml_value: Any = value
-    else:
-        toml_value = _from_text(spec, value, subject)
-        if isinstance(toml_value, tuple):
-            toml_value = list(toml_value)
-        try:
-            spec.validate(toml_value)
-        except _Invalid as exc:
-            raise _invalid("", subject, exc, toml_value, spec) from exc
-        if spec.kind == "path" and not toml_value.startswith("~"):
-            toml_value = os.path.abspath(toml_value)
-    _edit(path, key_path, toml_value)
+    set_values(profile, [(key, value)], path=path)
+
+
+def set_values(
+    profile: str,
+    pairs: Sequence[tuple[str, Any]],
+    *,
+    default: bool = False,
+    path: Path | None = None,
+) -> None:
+    """Set several keys (and, with ``default``, the default profile) at once.
+
+    Every value is checked before the file changes, so a bad one changes
+    nothing; the edits happen under the file's lock.
+    """
+    edits = [_checked(profile, key, value) for key, value in pairs]
+    if default:
+        _check_name(profile)
+        edits.append((("default_profile",), profile))
+    path = config_path() if path is None else path
+    with _lock(path):
+        for key_path, toml_value in edits:
+            _edit_locked(path, key_path, toml_value)
+
+
+def output_settings(
+    profile: str, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """What ``token``, ``exec`` and the credential helpers read of a profile.
+
+    Only the output keys (``min_ttl``, ``env_var``, ``hosts``, ``username``)
+    from ``OAUTHCLI_<KEY>`` or the file: handing out a stored token must not
+    depend on the login options (a preset's parameters, say) being complete.
+    """
+    environ = os.environ if environ is None else environ
+    config = load_config()
+    values = {
+        key: value
+        for key, value in config.profiles.get(profile, {}).items()
+        if KEYS[key].group == "output"
+    }
+    for spec in KEYS.values():
+        text = environ.get(spec.env_var)
+        if spec.group == "output" and spec.env and text:
+            values[spec.name] = _layer_value(spec, text, spec.env_var)
+    return values
 
 
 def unset_value(profile: str, key: str, *, path: Path | None = None) -> bool:

@@ -37,6 +37,7 @@ __all__ = [
     "fresh_access_token",
     "home",
     "list_profiles",
+    "private_lock",
     "profile_lock",
     "profile_path",
     "read_entry",
@@ -398,53 +399,55 @@ LOCK_TIMEOUT = 120.0  # longer than one refresh can take, retries included
 _THREAD_LOCKS: dict[str, Any] = {}
 
 
-class profile_lock:  # used like a function: ``with profile_lock(p):``
-    """Hold the profile's lock across threads and processes.
+class private_lock:  # used like a function: ``with private_lock(...):``
+    """Hold a lock across threads and processes.
 
-    The lock file sits next to the store file in the 0700 directory;
-    ``filelock`` opens it with ``O_NOFOLLOW`` and never truncates it. Threads
-    of one process also queue on an in-process lock first.
+    The lock file sits in a 0700 directory of oauthcli's; ``filelock`` opens
+    it with ``O_NOFOLLOW`` and never truncates it. Threads of one process
+    also queue on an in-process lock first. ``what`` names the thing locked
+    in messages ("profile 'work'", "the config file").
     """
 
-    def __init__(self, profile: str, timeout: float = LOCK_TIMEOUT) -> None:
-        self.profile = profile
+    def __init__(
+        self, lock_path: str, what: str, timeout: float = LOCK_TIMEOUT
+    ) -> None:
+        self.lock_path = lock_path
+        self.what = what
         self.timeout = timeout
         self._file_lock: Any = None
         self._thread_lock: Any = None
+
+    def _check_dirs(self) -> None:
+        check_private_dir(os.path.dirname(self.lock_path))
 
     def __enter__(self) -> None:
         import threading
 
         import filelock
 
-        path = _profile_file(self.profile)
-        check_private_dir(os.path.dirname(os.path.dirname(path)))
-        check_private_dir(os.path.dirname(path))
+        self._check_dirs()
         # dict.setdefault is atomic: racing threads all get the same lock.
-        thread_lock = _THREAD_LOCKS.setdefault(self.profile, threading.Lock())
+        thread_lock = _THREAD_LOCKS.setdefault(self.lock_path, threading.Lock())
         if not thread_lock.acquire(timeout=self.timeout):
             raise LocalError(
-                f"timed out waiting for another thread using profile {self.profile!r}",
+                f"timed out waiting for another thread using {self.what}",
                 code="store_failed",
             )
         self._thread_lock = thread_lock
-        lock = filelock.FileLock(
-            path.removesuffix(".json") + ".lock", timeout=self.timeout, mode=0o600
-        )
+        lock = filelock.FileLock(self.lock_path, timeout=self.timeout, mode=0o600)
         try:
             lock.acquire()
         except filelock.Timeout as exc:
             thread_lock.release()
             raise LocalError(
                 f"timed out after {self.timeout:g} s waiting for another oauthcli "
-                f"process using profile {self.profile!r}",
+                f"process using {self.what}",
                 code="store_failed",
             ) from exc
         except OSError as exc:  # e.g. a symlink planted at the lock path
             thread_lock.release()
             raise LocalError(
-                f"cannot lock profile {self.profile!r} ({exc.strerror}); refusing to "
-                "touch its store",
+                f"cannot lock {self.what} ({exc.strerror}); refusing to touch it",
                 code="store_failed",
             ) from exc
         except BaseException:
@@ -457,6 +460,21 @@ class profile_lock:  # used like a function: ``with profile_lock(p):``
             self._file_lock.release()
         finally:
             self._thread_lock.release()
+
+
+class profile_lock(private_lock):  # used like a function: ``with profile_lock(p):``
+    """Hold the profile's lock; its file sits next to the store file."""
+
+    def __init__(self, profile: str, timeout: float = LOCK_TIMEOUT) -> None:
+        path = _profile_file(profile)
+        super().__init__(
+            path.removesuffix(".json") + ".lock", f"profile {profile!r}", timeout
+        )
+
+    def _check_dirs(self) -> None:
+        directory = os.path.dirname(self.lock_path)
+        check_private_dir(os.path.dirname(directory))
+        check_private_dir(directory)
 
 
 def list_profiles() -> list[str]:

@@ -25,6 +25,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "debugging",
+    "effective_min_ttl",
     "output_options",
     "profile_name",
     "profile_option",
@@ -138,16 +139,28 @@ def say(message: str) -> None:
 
 
 def rfc3339(timestamp: float | None) -> str | None:
+    """``2026-12-03T19:35:15Z``; None for None or a time no calendar holds."""
     if timestamp is None:
         return None
     from datetime import UTC, datetime
 
-    moment = datetime.fromtimestamp(int(timestamp), tz=UTC)
+    try:
+        moment = datetime.fromtimestamp(int(timestamp), tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
     return moment.isoformat().replace("+00:00", "Z")
 
 
 def profile_settings(name: str) -> dict[str, Any]:
-    """The profile's options from OAUTHCLI_* variables and config.toml."""
-    from ..config import resolve_login_options
+    """The profile's output options (min_ttl, env_var, hosts, username)."""
+    from ..config import output_settings
 
-    return dict(resolve_login_options(name, {}).values)
+    return output_settings(name)
+
+
+def effective_min_ttl(explicit: float | None, settings: dict[str, Any]) -> float:
+    """--min-ttl, else the profile's min_ttl, else 60 seconds."""
+    if explicit is not None:
+        return explicit
+    value = settings.get("min_ttl")
+    return float(value) if isinstance(value, int | float) else 60.0

@@ -11,13 +11,15 @@ and answers ``{"ServerURL", "Username", "Secret"}`` in JSON, or says
 "credentials not found in native keychain" and exits 1.
 
 Without ``--profile`` the profile is the one whose ``hosts`` in config.toml
-names the host.
+names the server: the same host and port (443 when none is written), https
+only.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 from urllib.parse import urlsplit
 
 import click
@@ -50,41 +52,68 @@ def parse_git_request(text: str) -> dict[str, str]:
     return fields
 
 
-def _host_of(server: str) -> str:
-    """``registry.example.com`` from a host, host:port or URL."""
-    text = server.strip()
+_DEFAULT_PORTS = {"https": 443}
+
+
+def _server(text: str, scheme: str = "https") -> tuple[str, str, int] | None:
+    """(scheme, host, port) of a host, host:port or URL; None if unreadable.
+
+    Hosts are compared lower-cased without a trailing dot; a missing port is
+    the scheme's default, so ``git.example.com`` and ``git.example.com:443``
+    are one server and ``git.example.com:8443`` another.
+    """
+    text = text.strip()
     if "://" not in text:
-        text = f"https://{text}"
+        text = f"{scheme}://{text}"
     try:
         parts = urlsplit(text)
-        host = (parts.hostname or "").lower()
+        host = (parts.hostname or "").lower().rstrip(".")
         port = parts.port
     except ValueError:
-        return ""
-    return f"{host}:{port}" if port else host
+        return None
+    if not host or parts.username is not None or parts.password is not None:
+        return None
+    scheme = parts.scheme.lower()
+    default = _DEFAULT_PORTS.get(scheme)
+    if port is None and default is None:
+        return None
+    return scheme, host, port or default or 0
 
 
-def _profile_for_host(explicit: str | None, host: str) -> str | None:
-    """--profile, else the one profile whose ``hosts`` lists ``host``."""
+def _profile_for_server(
+    explicit: str | None, server: tuple[str, str, int] | None
+) -> str | None:
+    """--profile, else the one profile whose ``hosts`` lists the server.
+
+    Only https servers get a token: a plain http remote would carry it in
+    the clear.
+    """
     from ..config import load_config
 
+    if server is None or server[0] != "https":
+        return None
     if explicit:
         return explicit
-    if not host:
-        return None
     matches = []
     for name, values in load_config().profiles.items():
-        hosts = [str(h).lower() for h in values.get("hosts") or ()]
-        bare = host.split(":")[0]
-        if host in hosts or bare in hosts:
+        listed = {_server(str(host)) for host in values.get("hosts") or ()}
+        if server in listed:
             matches.append(name)
     if len(matches) > 1:
         raise LocalError(
-            f"the profiles {', '.join(sorted(matches))} all list host {host}; "
+            f"the profiles {', '.join(sorted(matches))} all list host {server[1]}; "
             "give --profile",
             code="invalid_config",
         )
     return matches[0] if matches else None
+
+
+def _fresh_tokens(name: str, rejected: str | None = None) -> Any:
+    from ..refresh import get_token_set
+    from ._common import effective_min_ttl, profile_settings
+
+    min_ttl = effective_min_ttl(None, profile_settings(name))
+    return get_token_set(name, min_ttl=min_ttl, rejected=rejected)
 
 
 def _username(profile: str) -> str:
@@ -104,15 +133,14 @@ def git_credential(profile: str | None, action: str) -> int:
     git config --global credential.https://git.example.com.helper \\
         '!oauthcli git-credential --profile work'
     """
-    from ..refresh import get_token_set
-
     request = parse_git_request(sys.stdin.read(_MAX_INPUT))
     if action == "store":
         return EXIT_OK
+    protocol = request.get("protocol", "")
     host = request.get("host", "")
-    if request.get("protocol") not in (None, "https"):
+    if protocol != "https":
         return EXIT_OK  # never hand a token to a plain-http remote
-    name = _profile_for_host(profile, _host_of(host) if host else "")
+    name = _profile_for_server(profile, _server(host) if host else None)
     if name is None:
         return EXIT_OK
     try:
@@ -121,9 +149,9 @@ def git_credential(profile: str | None, action: str) -> int:
             if refused:
                 # The remote refused this token: refresh now, unless another
                 # process has already replaced it.
-                get_token_set(name, rejected=refused)
+                _fresh_tokens(name, rejected=refused)
             return EXIT_OK
-        tokens = get_token_set(name)
+        tokens = _fresh_tokens(name)
     except OAuthCLIError as exc:
         # git shows the helper's stderr and then prompts as usual.
         say(f"oauthcli: {sanitize(exc.message)}")
@@ -145,7 +173,6 @@ def docker_credential(profile: str | None, action: str) -> int:
     ~/.docker/config.json: {"credHelpers": {"registry.example.com": "oauthcli"}}
     """
     from ..config import load_config
-    from ..refresh import get_token_set
 
     if action in ("store", "erase"):
         sys.stdin.read(_MAX_INPUT)  # Docker keeps nothing here; neither do we
@@ -158,11 +185,16 @@ def docker_credential(profile: str | None, action: str) -> int:
         sys.stdout.write(json.dumps(servers) + "\n")
         return EXIT_OK
     server = sys.stdin.read(_MAX_INPUT).strip()
-    name = _profile_for_host(profile, _host_of(server))
+    name = _profile_for_server(profile, _server(server))
     if name is None:
         sys.stdout.write(DOCKER_NOT_FOUND + "\n")
         return EXIT_ERROR
-    tokens = get_token_set(name)
+    try:
+        tokens = _fresh_tokens(name)
+    except OAuthCLIError as exc:
+        # Docker shows only what a helper prints on stdout.
+        sys.stdout.write(f"oauthcli: {sanitize(exc.message)}\n")
+        return EXIT_ERROR
     answer = {
         "ServerURL": server,
         "Username": _username(name),

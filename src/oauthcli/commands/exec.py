@@ -9,8 +9,8 @@ import sys
 import click
 
 from ..errors import LocalError
-from ._common import output_options, profile_name, profile_option
-from .token import DEFAULT_ENV_VAR, effective_min_ttl, min_ttl_option
+from ._common import effective_min_ttl, output_options, profile_name, profile_option
+from .token import DEFAULT_ENV_VAR, min_ttl_option
 
 __all__ = ["COMMANDS"]
 
@@ -18,7 +18,7 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 _EXAMPLES = """\b
 Examples:
-  oauthcli exec -- curl -H 'Authorization: Bearer $OAUTHCLI_ACCESS_TOKEN' URL
+  oauthcli exec -- sh -c 'curl -H "Authorization: Bearer $OAUTHCLI_ACCESS_TOKEN" URL'
   oauthcli exec --profile work --env-var GITHUB_TOKEN -- gh api user
 """
 

@@ -1,9 +1,9 @@
 """What ``oauthcli login`` will do, from every place a setting can come from.
 
 Flags, then ``OAUTHCLI_*`` variables, then the profile in config.toml, then
-its preset (``config.resolve_login_options`` merges those), then what the
-profile's last login used, if it was for the same issuer and client, then
-the defaults.
+its preset (``config.resolve_login_options`` merges those), then the
+defaults. When none of those names the issuer and the client, the login is
+"the same as last time": the profile's stored settings fill every gap.
 """
 
 from __future__ import annotations
@@ -108,10 +108,18 @@ def login_plan(profile: str, flags: Mapping[str, Any]) -> LoginPlan:
             code="invalid_argument",
         )
     _check_local_files(values)
-    stored = _stored_settings(profile, values.get("issuer"), values.get("client_id"))
+    stored: dict[str, Any] = {}
+    if not values.get("issuer") or not values.get("client_id"):
+        # `oauthcli login --profile P` alone: log in again as last time.
+        stored = _stored_settings(
+            profile, values.get("issuer"), values.get("client_id")
+        )
     if "client_secret" in values and "token_endpoint_auth_method" not in values:
         # A new secret brings its own default method, not the stored one.
         stored.pop("token_endpoint_auth_method", None)
+    origins: dict[str, object] = dict(resolved.origins)
+    for key in stored:
+        origins.setdefault(key, "the profile's last login")
 
     issuer = values.get("issuer") or stored.get("issuer")
     client_id = values.get("client_id") or stored.get("client_id")
@@ -156,5 +164,5 @@ def login_plan(profile: str, flags: Mapping[str, Any]) -> LoginPlan:
         no_browser=bool(values.get("no_browser")),
         device=bool(device),
         store=str(values.get("store") or stored.get("store") or "file"),
-        origins=resolved.origins,
+        origins=origins,
     )

@@ -75,7 +75,7 @@ def profiles_add(
     name: str, preset: str | None, settings: tuple[str, ...], make_default: bool
 ) -> int:
     """Add a profile NAME to the config file."""
-    from ..config import load_config, set_default_profile, set_value
+    from ..config import load_config, set_values
 
     if name in load_config().profiles:
         raise LocalError(
@@ -96,10 +96,7 @@ def profiles_add(
             "give --preset or --set KEY=VALUE (a profile needs an issuer or a preset)",
             code="invalid_argument",
         )
-    for key, value in pairs:
-        set_value(name, key, value)
-    if make_default:
-        set_default_profile(name)
+    set_values(name, pairs, default=make_default)
     say(f"Added profile {name!r}; log in with `oauthcli login --profile {name}`.")
     return EXIT_OK
 

@@ -158,7 +158,10 @@ def whoami(profile: str | None, userinfo: bool, output_format: str) -> int:
     entry = stored_login(name)
     claims = id_token_claims((entry.get("tokens") or {}).get("id_token"))
     if userinfo:
-        claims = {**claims, **fetch_userinfo(name)}
+        from ._common import effective_min_ttl, profile_settings
+
+        min_ttl = effective_min_ttl(None, profile_settings(name))
+        claims = {**claims, **fetch_userinfo(name, min_ttl=min_ttl)}
     elif not claims:
         account = entry.get("account") or {}
         claims = {"sub": account.get("sub"), "name": account.get("name")}
@@ -178,8 +181,11 @@ def _claims_text(claims: dict[str, Any]) -> str:
     lines = []
     for key in keys:
         value = claims[key]
-        if key in _TIMES and isinstance(value, int | float) and value > 0:
-            shown = f"{rfc3339(value)}"
+        when = (
+            rfc3339(value) if key in _TIMES and isinstance(value, int | float) else None
+        )
+        if when is not None and value > 0:
+            shown = when
         elif isinstance(value, str):
             shown = value
         else:

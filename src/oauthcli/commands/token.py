@@ -10,7 +10,14 @@ from typing import Any
 import click
 
 from ..errors import LocalError
-from ._common import EXIT_OK, output_options, profile_name, profile_option, rfc3339
+from ._common import (
+    EXIT_OK,
+    effective_min_ttl,
+    output_options,
+    profile_name,
+    profile_option,
+    rfc3339,
+)
 
 __all__ = ["COMMANDS", "EXEC_CREDENTIAL_VERSIONS", "exec_credential", "min_ttl_option"]
 
@@ -89,13 +96,6 @@ def _kubectl_api_version() -> str:
             code="invalid_argument",
         )
     return str(version)
-
-
-def effective_min_ttl(explicit: float | None, settings: dict[str, Any]) -> float:
-    if explicit is not None:
-        return explicit
-    value = settings.get("min_ttl")
-    return float(value) if isinstance(value, int | float) else 60.0
 
 
 @click.command(
