@@ -7,10 +7,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 NODE_STAMP := tests/provider/node_modules/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint typecheck unit install provider browser kubectl clean bench-token
+.PHONY: demo test lint typecheck unit install provider browser kubectl clean bench
 
 install: $(PY_STAMP)
 
@@ -64,7 +65,13 @@ demo: install provider
 clean:
 	rm -rf $(VENV) tests/provider/node_modules .mypy_cache .ruff_cache .pytest_cache
 
-# Speed of `oauthcli token` with a cached token, against bare Python and a
-# stdlib reader, in one run (ratios, not absolute times, are what count).
-bench-token: install
-	$(BIN)/python bench/token_speed.py --json bench/results/token.json
+# The benchmarks (bench/): cached token, refresh, login, concurrency and
+# import time, side by side with peers, in one run against the local
+# provider. Prints the table; writes bench/results/ (JSON, Markdown, PNGs).
+# Ratios within the run, not absolute times, are what count.
+bench: $(BENCH_STAMP) $(NODE_STAMP)
+	$(BIN)/python bench/run_all.py
+
+$(BENCH_STAMP): $(PY_STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $@
