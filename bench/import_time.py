@@ -106,8 +106,11 @@ def summarize(runs: list[list[Import]], baseline: set[str]) -> dict[str, Any]:
             if is_oauthcli(entry.name) or not by_oauthcli:
                 continue
             direct.setdefault(entry.name, []).append(entry.cumulative_us)
+    medians = (
+        (name, statistics.median(values) / 1000) for name, values in direct.items()
+    )
     top = sorted(
-        ((name, statistics.median(values) / 1000) for name, values in direct.items()),
+        ((name, value) for name, value in medians if value >= 0.5),
         key=lambda item: item[1],
         reverse=True,
     )[:TOP]

@@ -50,7 +50,13 @@ def cached_token(axes: Axes, result: dict[str, Any]) -> None:
     floor = rows[next(iter(rows))]["median_ms"]
     target = result["target_x_floor"] * floor
     axes.axvline(target, color="#d62728", linestyle="--", linewidth=1)
-    axes.text(target, -0.6, f" target {result['target_x_floor']:.1f}x", fontsize=7)
+    axes.text(
+        target,
+        len(rows) - 0.55,
+        f" target {result['target_x_floor']:.1f}x",
+        color="#d62728",
+        fontsize=7,
+    )
 
 
 def login(axes: Axes, result: dict[str, Any]) -> None:
@@ -71,7 +77,7 @@ def login(axes: Axes, result: dict[str, Any]) -> None:
     axes.set_xlim(0, max(left) * 1.35)
     axes.set_xlabel("median (ms), split by the scripted user's timestamps")
     axes.set_title("Login (x minimal PKCE client)", fontsize=10)
-    axes.legend(fontsize=7, loc="lower right")
+    axes.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)
 
 
 def concurrency(axes: Axes, result: dict[str, Any]) -> None:
@@ -90,6 +96,7 @@ def concurrency(axes: Axes, result: dict[str, Any]) -> None:
             ha="center",
             fontsize=7,
         )
+    axes.set_ylim(0, max(row["p95_ms"] for row in rows.values()) / 1000 * 1.2)
     axes.set_xscale("log", base=2)
     axes.set_xticks(levels, [str(level) for level in levels])
     axes.set_xlabel("oauthcli token processes at once, token expired")
