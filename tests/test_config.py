@@ -954,7 +954,13 @@ def test_edits_write_a_new_0600_file_atomically(
 
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert path.stat().st_ino != before  # a new file, renamed over the old one
-    assert [p.name for p in oauthcli_home.iterdir()] == ["config.toml"]
+    # No temporary file is left; the lock file (empty, 0600) stays for the next edit.
+    assert sorted(p.name for p in oauthcli_home.iterdir()) == [
+        "config.toml",
+        "config.toml.lock",
+    ]
+    assert (oauthcli_home / "config.toml.lock").read_bytes() == b""
+    assert stat.S_IMODE((oauthcli_home / "config.toml.lock").stat().st_mode) == 0o600
     assert tomllib.loads(path.read_text())["profiles"]["work"]["device"] is True
 
 

@@ -299,3 +299,22 @@ def test_a_jwks_outage_after_the_grant_does_not_lose_the_rotated_refresh_token(
     second = oauthcli("token", env=logged_in)
     assert second.returncode == 0, second.stderr
     assert provider.count_grants("refresh_token", error=True) == 0
+
+
+def test_get_token_without_a_profile_follows_the_configs_default_profile(
+    oauthcli_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OAUTHCLI_PROFILE", raising=False)
+    for name in ("default", "work"):
+        write_entry(
+            name,
+            {
+                "settings": {"issuer": "https://idp.test", "client_id": "x"},
+                "tokens": {
+                    "access_token": f"at-{name}",
+                    "expires_at": time.time() + 600,
+                },
+            },
+        )
+    (oauthcli_home / "config.toml").write_text('default_profile = "work"\n')
+    assert get_token() == "at-work"

@@ -81,3 +81,11 @@ def test_times_no_calendar_holds_are_shown_as_numbers() -> None:
         "auth_time:  10000000000000",
         "updated_at: 1e+20",
     ]
+
+
+def test_whoami_leaves_out_the_claims_that_only_bound_the_login(
+    env: dict[str, str],
+) -> None:
+    claims = json.loads(oauthcli("whoami", "--format", "json", env=env).stdout)
+    assert "nonce" not in claims
+    assert "at_hash" not in claims

@@ -779,6 +779,8 @@ class ResolvedOptions:
             return " ".join(f"{name}={item}" for name, item in value.items())
         if isinstance(value, bool):
             return "true" if value else "false"
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
         return str(value)
 
     def __repr__(self) -> str:

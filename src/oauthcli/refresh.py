@@ -32,7 +32,6 @@ from .keychain import (
 from .oauth2 import JWKS, notify_stderr
 from .store import (
     StoreDamaged,
-    default_profile,
     fresh_access_token,
     profile_lock,
     read_entry,
@@ -90,7 +89,10 @@ def get_token_set(
     it is refreshed even if it looks valid, unless another process already
     replaced it. Raises LoginRequired when only a new login can help.
     """
-    profile = profile or default_profile()
+    if not profile:
+        from .config import resolve_profile_name
+
+        profile = resolve_profile_name(None)
     entry, tokens = _load(profile)
     if rejected is None and fresh_access_token(entry, min_ttl):
         return tokens

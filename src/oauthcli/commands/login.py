@@ -96,8 +96,9 @@ Examples:
 @click.option(
     "--store",
     type=click.Choice(["file", "keyring", "auto"]),
-    help="Where the refresh token lives: the 0600 file (default), the OS keyring, "
-    "or the keyring when one works (auto).",
+    help="Where the refresh token lives: file (the 0600 store, default); keyring "
+    "or auto: the OS keyring, or the file with a one-time notice when no keyring "
+    "works.",
 )
 @profile_option
 @output_options

@@ -132,6 +132,8 @@ _CLAIM_ORDER = (
     "amr",
 )
 _TIMES = ("auth_time", "iat", "exp", "nbf", "updated_at")
+# Claims that only bound the ID token to its login; nothing about the user.
+_LOGIN_ONLY = ("nonce", "at_hash", "c_hash")
 
 
 @click.command()
@@ -157,6 +159,8 @@ def whoami(profile: str | None, userinfo: bool, output_format: str) -> int:
     name = profile_name(profile)
     entry = stored_login(name)
     claims = id_token_claims((entry.get("tokens") or {}).get("id_token"))
+    for spent in _LOGIN_ONLY:
+        claims.pop(spent, None)
     if userinfo:
         from ._common import effective_min_ttl, profile_settings
 
