@@ -57,7 +57,8 @@ def test_help_works_for_every_command(command: list[str], oauthcli_home: Path) -
 
 
 @pytest.mark.parametrize(
-    "command", ["login", "token", "exec", "config", "profiles add", "completion"]
+    "command",
+    ["login", "token", "exec", "status", "whoami", "logout", "config", "profiles add"],
 )
 def test_help_shows_examples(command: str, oauthcli_home: Path) -> None:
     assert "Examples:" in run(*command.split(), "--help", home=oauthcli_home).stdout

@@ -16,7 +16,14 @@ from ._common import (
 __all__ = ["COMMANDS"]
 
 
-@click.command()
+@click.command(
+    epilog="""\b
+Examples:
+  oauthcli logout
+  oauthcli logout --profile work --no-revoke   # forget here only
+  oauthcli logout --all
+"""
+)
 @profile_option
 @click.option("--all", "every", is_flag=True, help="Log out of every profile.")
 @click.option("--no-revoke", is_flag=True, help="Only delete the local entry.")

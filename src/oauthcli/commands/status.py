@@ -30,7 +30,14 @@ _FORMAT = click.option(
 )
 
 
-@click.command()
+@click.command(
+    epilog="""\b
+Examples:
+  oauthcli status
+  oauthcli status --profile work --format json | jq .expires_at
+  oauthcli status >/dev/null || oauthcli login   # log in only when needed
+"""
+)
 @profile_option
 @_FORMAT
 @output_options
@@ -136,7 +143,13 @@ _TIMES = ("auth_time", "iat", "exp", "nbf", "updated_at")
 _LOGIN_ONLY = ("nonce", "at_hash", "c_hash")
 
 
-@click.command()
+@click.command(
+    epilog="""\b
+Examples:
+  oauthcli whoami
+  oauthcli whoami --userinfo --format json | jq -r .email
+"""
+)
 @profile_option
 @click.option(
     "--userinfo",
