@@ -75,10 +75,10 @@ def notes(results: dict[str, Any]) -> list[str]:
         reader = cached[cached_token.READER]
         token_imports = results["import_time"]["token"]
         found.append(
-            f"`oauthcli token` is {token['x_floor']:.2f}x the floor, "
-            f"{token['x_floor'] - cached_token.TARGET:.2f}x "
-            f"({token['median_ms'] - cached_token.TARGET * floor:.1f} ms) over the "
-            f"target. The stdlib reader alone is {reader['x_floor']:.2f}x; "
+            f"`oauthcli token` is {token['x_floor']:.3f}x the floor: "
+            f"{over(token['x_floor'], cached_token.TARGET)} over the target, "
+            f"{token['median_ms'] - cached_token.TARGET * floor:.1f} ms. "
+            f"The stdlib reader alone is {reader['x_floor']:.2f}x; "
             f"oauthcli adds {token['median_ms'] - reader['median_ms']:.1f} ms to it. "
             f"Its imports take {token_imports['total_ms']:.1f} ms "
             f"(top: {top_imports(token_imports)})."
@@ -93,8 +93,8 @@ def notes(results: dict[str, Any]) -> list[str]:
         }
         login_imports = results["import_time"]["login"]
         found.append(
-            f"`oauthcli login` is {ours['x_minimal']:.2f}x the minimal client, "
-            f"{ours['x_minimal'] - login.TARGET:.2f}x over the target "
+            f"`oauthcli login` is {ours['x_minimal']:.2f}x the minimal client: "
+            f"{over(ours['x_minimal'], login.TARGET)} over the target "
             f"({ours['median_ms'] - minimal['median_ms']:+.0f} ms in all): "
             f"{extra['to_browser_ms']:+.0f} ms before the browser opens, "
             f"{extra['at_provider_ms']:+.0f} ms while the user is at the provider, "
@@ -110,6 +110,11 @@ def notes(results: dict[str, Any]) -> list[str]:
             "did not wait for the one that refreshed."
         )
     return found
+
+
+def over(measured: float, target: float) -> str:
+    """How far ``measured`` is past ``target``, in percent of the target."""
+    return f"{(measured / target - 1) * 100:.1f}%"
 
 
 def top_imports(summary: dict[str, Any], count: int = 4) -> str:
