@@ -475,3 +475,23 @@ def test_a_ca_file_that_is_a_directory_says_so(
     )
     assert result.returncode == 2
     assert f"--ca-file {tmp_path}: is not a file" in result.stderr
+
+
+def test_the_command_does_not_load_httpxs_command_line_yet_keeps_it_working() -> None:
+    code = """if True:
+        import sys
+        from oauthcli.cli import _defer_httpx_command_line
+        _defer_httpx_command_line()
+        import httpx
+        assert "rich.console" not in sys.modules, "httpx loaded its CLI"
+        try:
+            httpx.main(["--help"])
+        except SystemExit as exc:
+            assert exc.code == 0
+        assert "rich.console" in sys.modules
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Usage: httpx" in result.stdout

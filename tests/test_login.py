@@ -453,3 +453,26 @@ def test_cb_25_no_callback_ever_times_out_and_suggests_the_other_ways(
     assert "paste the address" in last
     assert "--device" in last
     assert stored(oauthcli_home) is None
+
+
+def test_the_listener_port_is_free_once_login_returns(
+    provider: LocalProvider, oauthcli_home: Path
+) -> None:
+    """The listener winds down while the code is redeemed, but never later
+    than the return of ``login``."""
+    import urllib.parse
+
+    from oauthcli import login
+
+    seen: list[int] = []
+
+    def user(url: str) -> bool:
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+        seen.append(urllib.parse.urlsplit(query["redirect_uri"][0]).port or 0)
+        return run_http_user(url)
+
+    constants = OAuth2Constants(client_id="cli-app", authz_server_host=provider.issuer)
+    login(constants, opener=user, notify=lambda _: None)
+
+    assert len(seen) == 1
+    assert ports_free(seen[0])

@@ -145,6 +145,30 @@ def _token_fast_path(options: list[str]) -> int | None:
     return EXIT_OK
 
 
+def _defer_httpx_command_line() -> None:
+    """Keep ``import httpx`` from loading httpx's own command-line client.
+
+    httpx imports ``httpx._main`` (click, rich, pygments: ~60 ms) whenever
+    those are installed, and oauthcli installs click and rich. In the
+    ``oauthcli`` process nothing calls ``httpx.main``, so a stand-in that
+    loads the real one on first use takes its place. The library never does
+    this: an embedding program's httpx stays as it is.
+    """
+    if "httpx" in sys.modules or "httpx._main" in sys.modules:
+        return
+    import types
+
+    def main(*args: object, **kwargs: object) -> object:
+        del sys.modules["httpx._main"]
+        from httpx._main import main as real_main
+
+        return real_main(*args, **kwargs)
+
+    stand_in = types.ModuleType("httpx._main", "stand-in; see oauthcli.cli")
+    stand_in.main = main  # type: ignore[attr-defined]
+    sys.modules["httpx._main"] = stand_in
+
+
 def docker_credential_main() -> int:
     """The ``docker-credential-oauthcli`` console script."""
     return main(["docker-credential", *sys.argv[1:]])
@@ -159,6 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if status is not None:
                 sys.stdout.flush()
                 return status
+        _defer_httpx_command_line()
         from .commands import run
 
         status = run(arguments)

@@ -367,6 +367,7 @@ class LoopbackServer:
         self._shared = _Shared(spec)
         self._servers: list[_Server] = []
         self._threads: list[threading.Thread] = []
+        self._closing: threading.Thread | None = None
 
     def __enter__(self) -> LoopbackServer:
         if not self._servers:
@@ -510,14 +511,34 @@ class LoopbackServer:
         except KeyboardInterrupt:
             raise Cancelled("login cancelled") from None
 
-    def close(self) -> None:
-        """Stop serving and release the port; safe to call twice."""
+    def close(self, *, wait: bool = True) -> None:
+        """Stop serving and release the port; safe to call twice.
+
+        Stopping takes up to one poll interval per address. With
+        ``wait=False`` it happens in the background (after a successful
+        callback, while the code is redeemed); ``closed()`` waits for it.
+        """
         servers, self._servers = self._servers, []
         threads, self._threads = self._threads, []
-        for server in servers:
-            if threads:
-                server.shutdown()
-        for thread in threads:
-            thread.join(timeout=2)
-        for server in servers:
-            server.server_close()
+
+        def stop() -> None:
+            for server in servers:
+                if threads:
+                    server.shutdown()
+            for thread in threads:
+                thread.join(timeout=2)
+            for server in servers:
+                server.server_close()
+
+        if wait:
+            stop()
+            return
+        self._closing = threading.Thread(
+            target=stop, name="oauthcli-loopback-close", daemon=True
+        )
+        self._closing.start()
+
+    def closed(self) -> None:
+        """Wait until a background ``close(wait=False)`` has released the port."""
+        if self._closing is not None:
+            self._closing.join(timeout=5)

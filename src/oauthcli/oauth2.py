@@ -98,6 +98,7 @@ class OAuth2:
         self._paste_input = paste_input
         self._metadata: ProviderMetadata | None = None
         self._request: AuthorizationRequest | None = None
+        self._listener: LoopbackServer | None = None
         self.id_token_claims: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
@@ -172,51 +173,73 @@ class OAuth2:
                 "which oauthcli does not support yet",
                 code="unsupported",
             )
-        with LoopbackServer(c.redirect_spec()) as server:
-            redirect_uri = server.redirect_uri
-            params = self._authorization_params(redirect_uri, connection, extra_params)
-            request = AuthorizationRequest(
-                issuer=metadata.issuer,
-                iss_required=metadata.authorization_response_iss_parameter_supported,
-                client_id=c.client_id,
-                redirect_uri=redirect_uri,
-                state=params["state"],
-                nonce=params.get("nonce"),
-                code_verifier=self.pkce.verifier,
-                url=build_authorization_url(metadata.authorization_endpoint, params),
-            )
-            self._request = request
-            server.serve(
-                lambda callback: validate_callback(callback, request),
-                on_forged=lambda: self._notify(
-                    "Ignored a request to the login listener that did not carry this "
-                    "login's state (another program on this machine?). Still waiting."
-                ),
-            )
-            log.info("listening for the redirect on %s", redirect_uri)
-            pasting = can_read_pastes(self._paste_input)
-            self._announce(request.url, redirect_uri, metadata, pasting)
-            with self._waiting(redirect_uri, metadata, pasting) as status:
-                if pasting and status.lines is not None:
-                    start_paste_reader(server, status.lines, status.notify)
-                hint = self._wsl_hint(redirect_uri, metadata, pasting)
-                try:
-                    return server.wait(c.login_timeout)
-                except LocalError as exc:
-                    if exc.code == "timeout":
-                        registered = self._registered_form(redirect_uri)
-                        raise LocalError(
-                            f"{exc.message}. If the browser showed an error, check "
-                            f"that client {c.client_id!r} exists at "
-                            f"{metadata.issuer} and allows the redirect URI "
-                            f"{registered}; if the browser is on another machine, "
-                            "paste the address it ended on, or use --device",
-                            code="timeout",
-                        ) from None
-                    raise
-                finally:
-                    if hint is not None:
-                        hint.cancel()
+        server = LoopbackServer(c.redirect_spec())
+        server.bind()
+        try:
+            code = self._serve(server, connection, extra_params)
+        except BaseException:
+            server.close()  # the port is free before the error is reported
+            raise
+        # The code is redeemed while the listener winds down (one poll).
+        server.close(wait=False)
+        self._listener = server
+        return code
+
+    def _serve(
+        self,
+        server: LoopbackServer,
+        connection: str | None,
+        extra_params: Mapping[str, str],
+    ) -> str:
+        c = self.constants
+        metadata = self.metadata
+        redirect_uri = server.redirect_uri
+        params = self._authorization_params(redirect_uri, connection, extra_params)
+        request = AuthorizationRequest(
+            issuer=metadata.issuer,
+            iss_required=metadata.authorization_response_iss_parameter_supported,
+            client_id=c.client_id,
+            redirect_uri=redirect_uri,
+            state=params["state"],
+            nonce=params.get("nonce"),
+            code_verifier=self.pkce.verifier,
+            url=build_authorization_url(metadata.authorization_endpoint, params),
+        )
+        self._request = request
+        server.serve(
+            lambda callback: validate_callback(callback, request),
+            on_forged=lambda: self._notify(
+                "Ignored a request to the login listener that did not carry this "
+                "login's state (another program on this machine?). Still waiting."
+            ),
+        )
+        log.info("listening for the redirect on %s", redirect_uri)
+        # What the callback will need (~100 ms of imports) loads while the
+        # user is at the provider.
+        _warm_up(("jwt", "filelock") if c.wants_openid else ("filelock",))
+        pasting = can_read_pastes(self._paste_input)
+        self._announce(request.url, redirect_uri, metadata, pasting)
+        with self._waiting(redirect_uri, metadata, pasting) as status:
+            if pasting and status.lines is not None:
+                start_paste_reader(server, status.lines, status.notify)
+            hint = self._wsl_hint(redirect_uri, metadata, pasting)
+            try:
+                return server.wait(c.login_timeout)
+            except LocalError as exc:
+                if exc.code == "timeout":
+                    registered = self._registered_form(redirect_uri)
+                    raise LocalError(
+                        f"{exc.message}. If the browser showed an error, check "
+                        f"that client {c.client_id!r} exists at "
+                        f"{metadata.issuer} and allows the redirect URI "
+                        f"{registered}; if the browser is on another machine, "
+                        "paste the address it ended on, or use --device",
+                        code="timeout",
+                    ) from None
+                raise
+            finally:
+                if hint is not None:
+                    hint.cancel()
 
     @contextlib.contextmanager
     def _waiting(
@@ -367,8 +390,24 @@ class OAuth2:
         )
 
     def close(self) -> None:
-        """Close the back-channel connections (reopened if used again)."""
+        """Close the back-channel connections (reopened if used again), and
+        wait for the loopback listener to have released its port."""
         self._http.close()
+        if self._listener is not None:
+            self._listener.closed()
+
+
+def _warm_up(modules: tuple[str, ...]) -> None:
+    """Import ``modules`` in the background; a failure is the real import's."""
+
+    def load() -> None:
+        import importlib
+
+        for name in modules:
+            with contextlib.suppress(Exception):
+                importlib.import_module(name)
+
+    threading.Thread(target=load, name="oauthcli-warm-up", daemon=True).start()
 
 
 def provider_metadata(
