@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._log import log
 from .errors import EndpointError, LocalError, LoginRequired, TransportError
@@ -29,7 +29,6 @@ from .keychain import (
     place_tokens,
     stored_refresh_token,
 )
-from .oauth2 import JWKS, notify_stderr
 from .store import (
     StoreDamaged,
     fresh_access_token,
@@ -38,8 +37,10 @@ from .store import (
     write_entry,
 )
 from .tokens import TokenSet, client_auth, parse_token_response
-from .transport import HTTP
 from .urls import check_endpoint_url
+
+if TYPE_CHECKING:
+    from .transport import HTTP
 
 __all__ = ["DEFAULT_MIN_TTL", "get_token", "get_token_set", "stored_login"]
 
@@ -116,6 +117,9 @@ def get_token_set(
                 else "the access token needs a refresh and there is no refresh token"
             )
             raise _login_again(profile, why)
+        # Only the process that refreshes loads the HTTP and OIDC machinery.
+        from .transport import HTTP
+
         with HTTP(ca_file=entry["settings"].get("ca_file")) as http:
             fresh = _grant(profile, http, entry, tokens, refresh_token)
             # The provider has rotated the refresh token by now: store the new
@@ -133,6 +137,8 @@ def get_token_set(
 
 
 def _save(profile: str, entry: Mapping[str, Any], tokens: TokenSet) -> None:
+    from .oauth2 import notify_stderr
+
     in_file = place_tokens(profile, entry["settings"], tokens.to_dict(), notify_stderr)
     try:
         write_entry(profile, {**entry, "tokens": in_file, "saved_at": time.time()})
@@ -207,6 +213,7 @@ def _check_refreshed_id_token(
     """
     from .errors import ValidationError
     from .idtoken import validate_id_token
+    from .oauth2 import JWKS
 
     settings = entry["settings"]
     provider = entry.get("provider") or {}
