@@ -509,3 +509,232 @@ def test_cb_27_the_answer_is_complete_even_if_read_after_the_listener_closed() -
             received += chunk
     assert status(received) == 200
     assert received.rstrip().endswith(b"</html>")
+
+
+# Section 3 rows again, each over raw sockets: what a local process can send.
+
+
+def wait_briefly(listener: LoopbackServer) -> None:
+    """The login is still waiting: nothing ended it."""
+    with pytest.raises(LocalError) as caught:
+        listener.wait(timeout=0.2)
+    assert caught.value.code == "timeout"
+
+
+def finish(listener: LoopbackServer, code: str = "real") -> None:
+    """The genuine callback still completes the login."""
+    assert status(get(listener.port, f"/callback?code={code}&state={STATE}")) == 200
+    assert listener.wait(timeout=5) == code
+
+
+def callback_request(port: int, query: str, *headers: bytes) -> bytes:
+    head = f"GET /callback?{query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n".encode()
+    return head + b"".join(line + b"\r\n" for line in headers) + b"\r\n"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"GET /callback?code=ok&state=STATE HTTP/0.9",
+        b"GET /callback?code=ok&state=STATE HTTP/2.0",
+        b"GET /callback?code=ok&state=STATE HTTP/1.2",
+        b"GET /callback?code=ok&state=STATE http/1.1",
+        b"GET /callback?code=ok&state=STATE",
+        b"GET",
+        b"",
+    ],
+)
+def test_cb_01_http_0_9_and_unknown_versions_get_a_status_line_and_no_login(
+    server: LoopbackServer, line: bytes
+) -> None:
+    # Regression: "GET /callback?... HTTP/0.9" was answered the HTTP/0.9 way
+    # (a bare page: no status line, no Cache-Control, no CSP) and ended the
+    # login with the code.
+    request = line.replace(b"STATE", STATE.encode()) + b"\r\n"
+    response = raw(
+        server.port, request + f"Host: 127.0.0.1:{server.port}\r\n\r\n".encode()
+    )
+    assert response.startswith(b"HTTP/1.1 ")
+    assert status(response) in (400, 505)
+    wait_briefly(server)
+    finish(server)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"X-Note: \xff\xfe",
+        b"X-Note: \x1b[31mred",
+        b"X-Note: a\x00b",
+        b"X-Note: a\rX-Other: b",
+        b"X-Note: a\rb",
+        b"X-Note: a\x7f",
+        b"X-Note: a\r\n folded",
+        b"\x1b[2J: x",
+    ],
+)
+def test_cb_18_control_or_non_ascii_bytes_in_a_header_get_400(
+    server: LoopbackServer, header: bytes
+) -> None:
+    # Regression: only the request line was checked; a header with such bytes
+    # (a bare CR even split one header into two unseen) still ended the login.
+    request = callback_request(server.port, f"code=ok&state={STATE}", header)
+    assert status(raw(server.port, request)) == 400
+    wait_briefly(server)
+    finish(server)
+
+
+def test_cb_18_a_bare_cr_cannot_hide_a_second_host_header(
+    server: LoopbackServer,
+) -> None:
+    request = (
+        f"GET /callback?code=ok&state={STATE} HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{server.port}\rHost: attacker.example\r\n\r\n"
+    ).encode()
+    assert status(raw(server.port, request)) == 400
+    wait_briefly(server)
+    finish(server)
+
+
+@pytest.mark.parametrize("size", [8 * 1024, 64 * 1024, 1024 * 1024])
+def test_cb_03_request_lines_of_8k_64k_and_1m(
+    server: LoopbackServer, size: int
+) -> None:
+    padding = "p=" + "x" * (size - 60 - len(STATE)) + "&"
+    query = f"{padding}code=ok&state={STATE}"
+    request = callback_request(server.port, query)
+    try:
+        response = raw(server.port, request)
+    except ConnectionResetError:  # the unread rest of 1 MiB resets the socket
+        response = b"HTTP/1.1 414 reset before read"
+    if size <= 16 * 1024:  # within the cap: a long code still logs in
+        assert status(response) == 200
+        assert server.wait(timeout=5) == "ok"
+        return
+    assert status(response) == 414
+    wait_briefly(server)
+    finish(server)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        f"code=a&code=b&state={STATE}",
+        f"code=a&state={STATE}&state={STATE}",
+        f"code=a&state={STATE}&state=other",
+        f"code=a&state={STATE}&iss=x&iss=y",
+    ],
+)
+def test_cb_15_repeated_parameters_over_the_socket_get_400_and_the_login_waits(
+    server: LoopbackServer, query: str
+) -> None:
+    assert status(raw(server.port, callback_request(server.port, query))) == 400
+    wait_briefly(server)
+    finish(server)
+
+
+def test_cb_16_an_empty_state_is_no_state_and_the_login_waits(
+    server: LoopbackServer,
+) -> None:
+    request = callback_request(server.port, "code=evil&state=")
+    assert status(raw(server.port, request)) == 400
+    wait_briefly(server)
+    finish(server)
+
+
+def test_cb_16_an_empty_code_with_the_right_state_fails_the_login(
+    server: LoopbackServer,
+) -> None:
+    from oauthcli.errors import ValidationError
+
+    request = callback_request(server.port, f"code=&state={STATE}")
+    assert status(raw(server.port, request)) == 400
+    with pytest.raises(ValidationError) as caught:
+        server.wait(timeout=5)
+    assert caught.value.code == "invalid_callback"
+
+
+def test_cb_19_too_many_parameters_or_a_too_long_value_get_400(
+    server: LoopbackServer,
+) -> None:
+    many = "&".join(f"p{n}=v" for n in range(40)) + f"&code=ok&state={STATE}"
+    too_long = f"code={'c' * 9000}&state={STATE}"  # within the line cap
+    for query in (many, too_long):
+        assert status(raw(server.port, callback_request(server.port, query))) == 400
+    fifty_kb = f"code={'c' * 50_000}&state={STATE}"  # beyond it
+    assert status(raw(server.port, callback_request(server.port, fifty_kb))) == 414
+    wait_briefly(server)
+    finish(server)
+
+
+def answers(data: bytes) -> list[int]:
+    """The status of every response in ``data``."""
+    return [
+        int(line.split(b" ", 2)[1])
+        for line in data.split(b"\r\n")
+        if line.startswith(b"HTTP/1.1 ")
+    ]
+
+
+def test_cb_21_a_forged_callback_pipelined_before_the_genuine_one_ends_nothing(
+    server: LoopbackServer,
+) -> None:
+    forged = callback_request(server.port, "code=evil&state=wrong")
+    genuine = callback_request(server.port, f"code=real&state={STATE}")
+    response = raw(server.port, forged + genuine)  # one packet
+    # Answered in order: the first, then the connection is closed; the
+    # unanswered request is the client's to retry (RFC 9112 section 9.3.2).
+    assert answers(response) == [400]
+    wait_briefly(server)
+    assert answers(raw(server.port, genuine)) == [200]
+    assert server.wait(timeout=5) == "real"
+
+
+def test_cb_21_a_forged_callback_pipelined_after_the_genuine_one_is_never_read(
+    server: LoopbackServer,
+) -> None:
+    genuine = callback_request(server.port, f"code=real&state={STATE}")
+    forged = callback_request(server.port, f"error=access_denied&state={STATE}")
+    assert answers(raw(server.port, genuine + forged)) == [200]
+    assert server.wait(timeout=5) == "real"
+
+
+def test_cb_21_a_request_smuggled_in_a_body_is_never_parsed(
+    server: LoopbackServer,
+) -> None:
+    smuggled = callback_request(server.port, f"error=access_denied&state={STATE}")
+    carrier = callback_request(
+        server.port,
+        "code=evil&state=wrong",
+        f"Content-Length: {len(smuggled)}".encode(),
+    )
+    assert answers(raw(server.port, carrier + smuggled)) == [400]
+    wait_briefly(server)
+    finish(server)
+
+
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "PATCH"])
+def test_cb_12_trace_connect_and_patch_get_405(
+    server: LoopbackServer, method: str
+) -> None:
+    target = f"/callback?code=ok&state={STATE}"
+    request = f"{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n"
+    assert status(raw(server.port, request.encode())) == 405
+    wait_briefly(server)
+    finish(server)
+
+
+def test_cb_12_a_form_post_carrying_the_code_is_refused_unread(
+    server: LoopbackServer,
+) -> None:
+    body = f"code=ok&state={STATE}".encode()
+    request = (
+        f"POST /callback HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {len(body) + 1_000_000}\r\n\r\n"
+    ).encode()
+    started = time.monotonic()
+    assert status(raw(server.port, request + body)) == 405
+    assert time.monotonic() - started < 2  # the promised megabyte is not awaited
+    wait_briefly(server)
+    finish(server)

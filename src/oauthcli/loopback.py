@@ -193,10 +193,42 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if len(text.split()) != 3:  # no HTTP/0.9 "GET /path"
             self.send_error(400)
             return False
-        if not super().parse_request():
+        version = text.split()[2]
+        if version not in (b"HTTP/1.0", b"HTTP/1.1"):  # HTTP/0.9 gets no headers
+            self.send_error(505 if version.startswith(b"HTTP/") else 400)
+            return False
+        rfile, head = self.rfile, _HeadLines(self.rfile)
+        self.rfile = head  # type: ignore[assignment]
+        try:
+            if not super().parse_request():
+                return False
+        finally:
+            self.rfile = rfile
+        if self.headers.defects or not all(map(_clean_line, head.lines)):
+            self.send_error(400)  # a bare CR, a control or non-ASCII byte, a fold
             return False
         self.server.shared.started(self.connection)
         return True
+
+
+class _HeadLines:
+    """The header lines exactly as read: the parsed headers hide bare CRs."""
+
+    def __init__(self, rfile: Any) -> None:
+        self.rfile = rfile
+        self.lines: list[bytes] = []
+
+    def readline(self, limit: int = -1) -> bytes:
+        line: bytes = self.rfile.readline(limit)
+        self.lines.append(line)
+        return line
+
+
+def _clean_line(line: bytes) -> bool:
+    text = line.removesuffix(b"\n").removesuffix(b"\r")
+    return not text.startswith((b" ", b"\t")) and all(
+        0x20 <= byte < 0x7F or byte == 0x09 for byte in text
+    )
 
 
 def _drop(connection: socket.socket) -> None:
