@@ -228,6 +228,19 @@ def test_the_python_api_raises_login_required_without_a_login(
         get_token_set("nobody")
 
 
+def test_a_stored_expires_at_of_10_to_the_400_asks_for_a_login_not_a_traceback(
+    oauthcli_home: Path,
+) -> None:
+    # The full path of `oauthcli token` raised OverflowError here.
+    tokens = {"access_token": "at", "refresh_token": "rt", "expires_at": 10**400}
+    write_entry(
+        "default", {"settings": {"issuer": "https://idp.test"}, "tokens": tokens}
+    )
+
+    with pytest.raises(LoginRequired, match="holds no usable token"):
+        get_token_set("default")
+
+
 def test_st_12_short_lived_tokens_within_min_ttl_still_cause_one_refresh(
     make_provider: ProviderFactory, oauthcli_home: Path, http_browser: str
 ) -> None:

@@ -259,6 +259,34 @@ def test_freshness_of_a_stored_token(
     assert (fresh_access_token(entry, min_ttl, now=1000.0) is not None) is fresh
 
 
+@pytest.mark.parametrize(
+    "junk",
+    [
+        pytest.param(10**400, id="10**400"),
+        pytest.param(-(10**400), id="-10**400"),
+        float("inf"),
+        float("nan"),
+    ],
+)
+def test_a_stored_time_no_clock_could_write_is_unknown_not_an_overflow(
+    junk: float,
+) -> None:
+    # 10**400 made float() raise OverflowError; infinity was fresh forever.
+    from oauthcli.store import fresh_access_token
+
+    refreshable = {"access_token": "a", "refresh_token": "r", "obtained_at": 900.0}
+    entry = {"settings": {}, "tokens": {**refreshable, "expires_at": junk}}
+    # Unknown expiry: an hour after it was obtained (4500), less min_ttl.
+    assert fresh_access_token(entry, 60, now=4439.0) == "a"
+    assert fresh_access_token(entry, 60, now=4441.0) is None
+
+    # Unknown obtained_at: min_ttl is not capped at half a 20 s lifetime.
+    short = {"access_token": "a", "expires_at": 1020.0, "obtained_at": junk}
+    assert (
+        fresh_access_token({"settings": {}, "tokens": short}, 300, now=1000.0) is None
+    )
+
+
 def test_st_03_tightening_a_readable_store_file_warns(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -515,6 +515,28 @@ def test_token_set_round_trips_through_a_dict() -> None:
     assert token_set.expires_in(NOW - 30) == 30
 
 
+@pytest.mark.parametrize("key", ["expires_at", "obtained_at"])
+@pytest.mark.parametrize(
+    "junk",
+    [pytest.param(10**400, id="10**400"), float("inf"), float("nan"), True, "1"],
+)
+def test_a_stored_time_no_clock_could_write_makes_the_token_set_unusable(
+    key: str, junk: object
+) -> None:
+    # Accepted before: expires_in() then raised OverflowError, or said inf.
+    with pytest.raises(ValueError, match=f"^{key} is not a"):
+        TokenSet.from_dict({"access_token": ACCESS_TOKEN, key: junk})
+
+
+def test_the_last_second_of_year_9999_is_still_a_stored_time() -> None:
+    tokens = TokenSet.from_dict(
+        {"access_token": ACCESS_TOKEN, "expires_at": 253_402_300_799}
+    )
+
+    assert tokens.expires_at == 253_402_300_799.0
+    assert tokens.expires_in(now=253_402_300_000.0) == 799.0
+
+
 @pytest.mark.parametrize(
     "value",
     ["tok\r\nX-Injected: yes", "tok\x1b]0;title\x07", "jeton-é", "tab\there"],

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 __all__ = [
+    "MAX_TIME",
     "SCHEMA_VERSION",
     "StoreDamaged",
     "check_private_dir",
@@ -60,6 +61,9 @@ class StoreDamaged(LocalError):
 
 
 DEFAULT_LIFETIME = 3600.0
+# Seconds from the epoch to the end of year 9999: a stored time further away
+# (either way), or NaN, is damage, not a time.
+MAX_TIME = 253_402_300_799
 
 
 def default_profile() -> str:
@@ -68,7 +72,10 @@ def default_profile() -> str:
 
 
 def _number(value: object) -> float | None:
+    """A stored time as a float; None for anything no clock could have written."""
     if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not abs(value) <= MAX_TIME:  # NaN, infinities, ints float() rejects
         return None
     return float(value)
 

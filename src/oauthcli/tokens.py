@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .errors import EndpointError, TransportError, ValidationError
+from .store import MAX_TIME
 from .transport import Response
 
 __all__ = [
@@ -68,16 +69,10 @@ class TokenSet:
         access_token = data.get("access_token")
         if not isinstance(access_token, str) or not access_token:
             raise ValueError("no access_token")
-        expires_at = data.get("expires_at")
-        if expires_at is not None and not isinstance(expires_at, int | float):
-            raise ValueError("expires_at is not a number")
-        obtained_at = data.get("obtained_at")
-        if obtained_at is not None and not isinstance(obtained_at, int | float):
-            raise ValueError("obtained_at is not a number")
         values: dict[str, Any] = {
             "access_token": access_token,
-            "expires_at": expires_at,
-            "obtained_at": obtained_at,
+            "expires_at": _stored_time(data, "expires_at"),
+            "obtained_at": _stored_time(data, "obtained_at"),
         }
         for key in ("token_type", "refresh_token", "id_token", "scope"):
             value = data.get(key)
@@ -89,6 +84,17 @@ class TokenSet:
 
     def with_refresh_token(self, refresh_token: str | None) -> TokenSet:
         return replace(self, refresh_token=refresh_token)
+
+
+def _stored_time(data: Mapping[str, Any], key: str) -> float | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{key} is not a number")
+    if not abs(value) <= MAX_TIME:  # NaN, infinities, ints float() rejects
+        raise ValueError(f"{key} is not a time")
+    return float(value)
 
 
 def client_auth(
