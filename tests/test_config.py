@@ -393,6 +393,74 @@ def test_a_syntax_error_names_the_line_and_column(
     assert message == f"{oauthcli_home / 'config.toml'}{separator}{where}"
 
 
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        # tomllib let int()'s ValueError through, and deep nesting a RecursionError.
+        pytest.param(
+            f"x = {'9' * 5000}",
+            "an integer has more than 4300 digits",
+            id="5000 digits",
+        ),
+        pytest.param(
+            "x = " + "[" * 5000 + "]" * 5000,
+            "arrays or tables nested too deeply",
+            id="5000 arrays deep",
+        ),
+        pytest.param(
+            "x = " + "{a=" * 5000 + "1" + "}" * 5000,
+            "arrays or tables nested too deeply",
+            id="5000 tables deep",
+        ),
+    ],
+)
+def test_a_file_tomllib_cannot_hold_is_refused_not_a_crash(
+    oauthcli_home: Path, text: str, problem: str
+) -> None:
+    message = load_error(oauthcli_home, text)
+
+    assert message == f"{oauthcli_home / 'config.toml'} cannot be read: {problem}"
+
+
+def test_an_integer_too_big_for_a_float_is_out_of_range_not_an_overflow(
+    oauthcli_home: Path,
+) -> None:
+    # float() raised OverflowError for both.
+    huge = "9" * 400
+    message = load_error(oauthcli_home, f"[profiles.work]\ntimeout = {huge}\n")
+    assert message.endswith(
+        f"line 2: profiles.work.timeout must be more than 0 and at most 86400 "
+        f"seconds, got {'9' * 57}..."
+    )
+
+    write(oauthcli_home, "")
+    with pytest.raises(ConfigError) as caught:
+        resolve(environ={"OAUTHCLI_MIN_TTL": huge})
+    assert caught.value.message == (
+        f"OAUTHCLI_MIN_TTL must be a number of seconds, 0 or more, got {'9' * 57}..."
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        # str.isdigit() said yes, then int() raised ValueError.
+        pytest.param("\u00b2", '"\u00b2"', id="superscript two"),
+        pytest.param("1" * 5000, '"' + "1" * 57 + '..."', id="5000 digits"),
+    ],
+)
+def test_a_port_variable_of_other_digits_is_refused_not_a_crash(
+    oauthcli_home: Path, text: str, shown: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        resolve(environ={"OAUTHCLI_PORT": text})
+
+    assert caught.value.message == (
+        "OAUTHCLI_PORT must be a port N, a range A-B or a list A,B (1-65535), "
+        f"got {shown}"
+    )
+
+
 def test_a_file_that_is_not_utf8_is_refused(oauthcli_home: Path) -> None:
     (oauthcli_home / "config.toml").write_bytes(b"issuer = '\xff'\n")
     (oauthcli_home / "config.toml").chmod(0o600)

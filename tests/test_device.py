@@ -220,6 +220,50 @@ def test_dev_01_a_malformed_device_response_is_refused(change: dict[str, Any]) -
         parse_device_authorization({k: v for k, v in doc.items() if v is not None})
 
 
+@pytest.mark.parametrize("key", ["expires_in", "interval"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        float("nan"),  # was accepted: a NaN interval made time.sleep() raise
+        "\u00b2",  # a digit to str.isdigit(), not to int(): ValueError
+        pytest.param("1" * 5000, id="5000 digits"),  # over int()'s limit: ValueError
+        "1234567890123",  # 13 digits: no provider means that many seconds
+    ],
+)
+def test_dev_01_a_lifetime_or_interval_that_is_no_number_is_refused_not_a_crash(
+    key: str, value: object
+) -> None:
+    doc = {
+        "device_code": "dc",
+        "user_code": "ABCD",
+        "verification_uri": "https://idp.example.test/device",
+        "expires_in": 600,
+        key: value,
+    }
+    with pytest.raises(ValidationError, match=f"{key} is not a positive number"):
+        parse_device_authorization(doc)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("600", 600.0),
+        (float("inf"), 86400.0),
+        pytest.param(10**400, 86400.0, id="10**400"),
+    ],
+)
+def test_dev_01_a_long_or_textual_expires_in_is_read_and_capped_at_a_day(
+    value: object, seconds: float
+) -> None:
+    doc = {
+        "device_code": "dc",
+        "user_code": "ABCD",
+        "verification_uri": "https://idp.example.test/device",
+        "expires_in": value,
+    }
+    assert parse_device_authorization(doc).expires_in == seconds
+
+
 @pytest.mark.parametrize(
     "change",
     [

@@ -120,7 +120,10 @@ def _boolean(value: object) -> bool:
 def _number(value: object, reason: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _Invalid(reason)
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond float's range: out of range, too
+        return math.inf
 
 
 def _timeout(value: object) -> float:
@@ -253,7 +256,8 @@ def _text_number(text: str) -> object:
 
 
 def _text_port(text: str) -> object:
-    return int(text) if text.strip().isdigit() else text
+    # ASCII digits only: str.isdigit() takes "²", and int() no 5000 digits.
+    return int(text) if re.fullmatch(r"\s*[0-9]{1,12}\s*", text) else text
 
 
 def _text_list(text: str) -> object:
@@ -504,7 +508,7 @@ def _shown(value: object, secret: bool = False) -> str:
     if isinstance(value, str):
         return "a string" if secret else _quoted(value)
     if isinstance(value, int | float):
-        return "a number" if secret else repr(value)
+        return "a number" if secret else _cut(repr(value))
     if isinstance(value, list | tuple):
         return "a list"
     if isinstance(value, Mapping):
@@ -516,12 +520,14 @@ def _quoted(text: str, limit: int = 60) -> str:
     """``text`` in double quotes, control and bidi characters escaped."""
     import unicodedata
 
-    if len(text) > limit:
-        text = text[: limit - 3] + "..."
     return "".join(
         f"\\u{ord(ch):04x}" if unicodedata.category(ch)[0] == "C" else ch
-        for ch in json.dumps(text, ensure_ascii=False)
+        for ch in json.dumps(_cut(text, limit), ensure_ascii=False)
     )
+
+
+def _cut(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _invalid(
@@ -602,6 +608,10 @@ def _read(path: Path) -> tuple[str, int] | None:
 def _parse(path: Path, text: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
+    except RecursionError as exc:
+        raise ConfigError(
+            f"{path} cannot be read: arrays or tables nested too deeply"
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         found = re.fullmatch(r"(.*) \(at line (\d+), column (\d+)\)", message)
@@ -612,6 +622,10 @@ def _parse(path: Path, text: str) -> dict[str, Any]:
             ) from exc
         message = message.replace(" (at end of document)", " at the end of the file")
         raise ConfigError(f"{path}: not valid TOML: {message}") from exc
+    except ValueError as exc:  # tomllib lets int()'s limit through
+        raise ConfigError(
+            f"{path} cannot be read: an integer has more than 4300 digits"
+        ) from exc
 
 
 @dataclass(frozen=True)

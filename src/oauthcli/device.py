@@ -14,6 +14,7 @@ waiting.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ DEFAULT_INTERVAL = 5.0
 SLOW_DOWN_STEP = 5.0
 MAX_INTERVAL = 60.0
 MAX_USER_CODE = 64
+MAX_SECONDS = 24 * 3600.0
+_DIGITS = re.compile(r"[0-9]{1,12}")
 
 
 @dataclass(frozen=True)
@@ -76,14 +79,15 @@ def _string(doc: Mapping[str, Any], key: str) -> str:
 def _seconds(value: Any, key: str) -> float | None:
     if value is None:
         return None
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+    # "not > 0" refuses NaN too, which would make time.sleep() raise.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
         raise ValidationError(
             f"the device authorization response's {key} is not a positive number",
             code="invalid_response",
         )
-    return float(min(value, 3600 * 24))
+    return float(min(value, MAX_SECONDS))  # min() first: huge ints overflow float()
 
 
 def parse_device_authorization(doc: Mapping[str, Any]) -> DeviceAuthorization:
