@@ -430,6 +430,23 @@ def test_unknown_or_odd_alg_values_are_rejected(keys: KeyRing, alg: str) -> None
     rejection(token, [keys.rsa.jwk()], client_secret=CLIENT_SECRET)
 
 
+@pytest.mark.parametrize("part", ["header", "payload"])
+def test_a_header_or_payload_nested_5000_deep_is_rejected_not_a_recursion_error(
+    keys: KeyRing, part: str
+) -> None:
+    # json.loads raised RecursionError, which nothing caught; 10 KB do it.
+    deep = b64(b"[" * 5000 + b"]" * 5000)
+    header, payload, signature = keys.rsa.sign(claims()).split(".")
+    token = (
+        f"{deep}.{payload}.{signature}"
+        if part == "header"
+        else f"{header}.{deep}.{signature}"
+    )
+
+    message = rejection(token, [keys.rsa.jwk()]).message
+    assert message == f"ID token rejected: its {part} is not base64url JSON"
+
+
 def test_oidf_40_expired_token_is_rejected(keys: KeyRing) -> None:
     token = keys.rsa.sign(claims(iat=FIXED_NOW - 1000, exp=FIXED_NOW - 600))
 

@@ -476,3 +476,15 @@ def test_the_listener_port_is_free_once_login_returns(
 
     assert len(seen) == 1
     assert ports_free(seen[0])
+
+
+def test_a_claims_parameter_nested_5000_deep_asks_for_no_acr() -> None:
+    # json.loads raised RecursionError while the ID token was being checked.
+    from oauthcli.oauth2 import _essential_acr
+
+    constants = OAuth2Constants(
+        client_id="cli-app",
+        authz_server_host="https://idp.example.test",
+        extra_params={"claims": "[" * 5000 + "]" * 5000},
+    )
+    assert _essential_acr(constants) is None

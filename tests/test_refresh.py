@@ -241,6 +241,16 @@ def test_a_stored_expires_at_of_10_to_the_400_asks_for_a_login_not_a_traceback(
         get_token_set("default")
 
 
+def test_a_stored_id_token_nested_5000_deep_has_no_claims_to_compare() -> None:
+    # json.loads raised RecursionError in the middle of a refresh.
+    import base64
+
+    from oauthcli.refresh import _unverified_claims
+
+    deep = base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000).decode().rstrip("=")
+    assert _unverified_claims(f"e30.{deep}.c2ln") == {}
+
+
 def test_st_12_short_lived_tokens_within_min_ttl_still_cause_one_refresh(
     make_provider: ProviderFactory, oauthcli_home: Path, http_browser: str
 ) -> None:

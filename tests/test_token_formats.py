@@ -117,6 +117,18 @@ def test_an_exec_credential_version_oauthcli_does_not_speak_is_refused(
     assert "client.authentication.k8s.io/v2" in result.stderr
 
 
+def test_exec_info_nested_5000_deep_is_refused_not_a_recursion_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from oauthcli.commands.token import _kubectl_api_version
+    from oauthcli.errors import LocalError
+
+    monkeypatch.setenv("KUBERNETES_EXEC_INFO", "[" * 5000 + "]" * 5000)
+    with pytest.raises(LocalError) as caught:
+        _kubectl_api_version()
+    assert caught.value.message == "KUBERNETES_EXEC_INFO is not the JSON kubectl sends"
+
+
 class _Recorder(http.server.BaseHTTPRequestHandler):
     seen: list[str] = []  # noqa: RUF012 - one test at a time uses it
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -70,6 +71,15 @@ def test_oidf_11_a_userinfo_answer_about_another_subject_is_refused(
 def test_a_stored_id_token_that_is_not_a_jwt_cannot_be_read() -> None:
     with pytest.raises(ValidationError):
         id_token_claims("not-a-jwt")
+
+
+def test_a_stored_id_token_nested_5000_deep_cannot_be_read() -> None:
+    # json.loads raised RecursionError, which nothing caught.
+    deep = base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000).decode().rstrip("=")
+
+    with pytest.raises(ValidationError) as caught:
+        id_token_claims(f"e30.{deep}.c2ln")
+    assert caught.value.message == "the stored ID token cannot be read"
 
 
 def test_times_no_calendar_holds_are_shown_as_numbers() -> None:

@@ -59,7 +59,7 @@ def _not_json(name: str) -> Any:
 def _decode_segment(segment: str, what: str) -> dict[str, Any]:
     try:
         value = json.loads(base64url_decode(segment), parse_constant=_not_json)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # deep nesting: a few KB do it
         raise _invalid(f"its {what} is not base64url JSON") from exc
     if not isinstance(value, dict):
         raise _invalid(f"its {what} is not a JSON object")

@@ -511,7 +511,7 @@ def _essential_acr(constants: OAuth2Constants) -> tuple[str, ...] | None:
     try:
         request = json.loads(raw)
         acr = request["id_token"]["acr"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return None
     if not isinstance(acr, dict) or acr.get("essential") is not True:
         return None

@@ -263,7 +263,7 @@ def _unverified_claims(id_token: object) -> dict[str, Any]:
         return {}
     try:
         claims = json.loads(base64url_decode(id_token.split(".")[1]))
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return claims if isinstance(claims, dict) else {}
 

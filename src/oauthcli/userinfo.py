@@ -32,7 +32,7 @@ def id_token_claims(id_token: str | None) -> dict[str, Any]:
         claims = json.loads(
             base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
         )
-    except (IndexError, ValueError) as exc:
+    except (IndexError, ValueError, RecursionError) as exc:
         raise ValidationError(
             "the stored ID token cannot be read", code="invalid_id_token"
         ) from exc

@@ -84,7 +84,7 @@ def _kubectl_api_version() -> str:
         return EXEC_CREDENTIAL_VERSIONS[0]
     try:
         version = json.loads(info).get("apiVersion")
-    except (ValueError, AttributeError) as exc:
+    except (ValueError, AttributeError, RecursionError) as exc:
         raise LocalError(
             "KUBERNETES_EXEC_INFO is not the JSON kubectl sends",
             code="invalid_argument",
