@@ -3,7 +3,10 @@
 The provider is oidc-provider on Node, bound to 127.0.0.1 on a free port,
 with the test settings described at the top of ``provider/server.mjs``: any
 login and password sign in, no consent screen, PKCE S256 required, refresh
-tokens for every client allowed the ``refresh_token`` grant, rotated on use.
+tokens for every client allowed the ``refresh_token`` grant, rotated on use,
+the client credentials grant for machine clients, every absolute resource
+indicator a resource server (but ``https://forbidden.example``), and token
+exchange (RFC 8693) for ``cli-app`` and ``ci-machine``.
 Everything lives in memory: a restart forgets every token.
 
 Redirect URIs: a ``native`` client's http loopback URIs match on any port
@@ -40,6 +43,7 @@ START_TIMEOUT: Final = 20.0
 STOP_TIMEOUT: Final = 5.0
 
 DEVICE_CODE_GRANT: Final = "urn:ietf:params:oauth:grant-type:device_code"
+TOKEN_EXCHANGE_GRANT: Final = "urn:ietf:params:oauth:grant-type:token-exchange"
 
 # oidc-provider accepts only visible ASCII (0x20-0x7E) in a client_secret, so
 # the awkward secret tests the form-urlencoding of client_secret_basic with
@@ -47,6 +51,9 @@ DEVICE_CODE_GRANT: Final = "urn:ietf:params:oauth:grant-type:device_code"
 CLI_SECRET_BASIC: Final = "s3cret:+%/-basic"
 CLI_SECRET_POST: Final = "s3cret-post"
 INTROSPECTOR_SECRET: Final = "introspector-secret"
+# Machines: clients allowed only the client credentials grant.
+CI_SECRET_BASIC: Final = "ci-s3cret:+%/-basic"
+CI_SECRET_POST: Final = "ci-s3cret-post"
 
 # A native client's loopback redirect URIs match on any port; the three
 # loopback hosts are three separate registrations.
@@ -61,7 +68,12 @@ DEFAULT_CLIENTS: Final[Sequence[Mapping[str, Any]]] = (
         "client_id": "cli-app",
         "application_type": "native",
         "token_endpoint_auth_method": "none",
-        "grant_types": ["authorization_code", "refresh_token", DEVICE_CODE_GRANT],
+        "grant_types": [
+            "authorization_code",
+            "refresh_token",
+            DEVICE_CODE_GRANT,
+            TOKEN_EXCHANGE_GRANT,
+        ],
         "response_types": ["code"],
         "redirect_uris": list(LOOPBACK_CALLBACKS),
     },
@@ -106,6 +118,22 @@ DEFAULT_CLIENTS: Final[Sequence[Mapping[str, Any]]] = (
         "grant_types": ["authorization_code", "refresh_token"],
         "response_types": ["code"],
         "redirect_uris": list(LOOPBACK_CALLBACKS),
+    },
+    {
+        "client_id": "ci-machine",
+        "client_secret": CI_SECRET_BASIC,
+        "token_endpoint_auth_method": "client_secret_basic",
+        "grant_types": ["client_credentials", TOKEN_EXCHANGE_GRANT],
+        "response_types": [],
+        "redirect_uris": [],
+    },
+    {
+        "client_id": "ci-machine-post",
+        "client_secret": CI_SECRET_POST,
+        "token_endpoint_auth_method": "client_secret_post",
+        "grant_types": ["client_credentials"],
+        "response_types": [],
+        "redirect_uris": [],
     },
     {
         "client_id": "introspector",

@@ -15,6 +15,11 @@
 //   removed and `loadExistingGrant` grants whatever scopes/claims are asked.
 // - refresh tokens for every client allowed the refresh_token grant, with or
 //   without `offline_access`, rotated on every use.
+// - every absolute resource indicator (RFC 8707) names a resource server
+//   with the scopes `api:read api:write` and opaque tokens (introspectable),
+//   except the ones under https://forbidden.example, which get invalid_target.
+// - token exchange (RFC 8693), registered as a custom grant: see
+//   `tokenExchange` below.
 //
 // Redirect URIs (oidc-provider 9.13.3, models/client.js): for
 // application_type "native" an http loopback redirect URI (127.0.0.1,
@@ -35,6 +40,7 @@ const DEFAULT_TTL = {
   IdToken: 3600,
   RefreshToken: 86400,
   DeviceCode: 600,
+  ClientCredentials: 600,
 };
 
 function fail(message) {
@@ -116,10 +122,112 @@ async function stripExternalResources(ctx, next) {
   }
 }
 
+let ProviderErrors;
+
 // A new RS256 key on every start (RS256 is the default ID token algorithm).
 async function signingKeys() {
   const { privateKey } = await promisify(generateKeyPair)('rsa', { modulusLength: 2048 });
   return [{ ...privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256' }];
+}
+
+// Resource indicators (RFC 8707): any absolute URI is a resource server of
+// the test's, except those under FORBIDDEN_RESOURCE.
+const FORBIDDEN_RESOURCE = 'https://forbidden.example';
+const RESOURCE_SCOPE = 'api:read api:write';
+
+function resourceServerInfo(_ctx, resource) {
+  if (resource.startsWith(FORBIDDEN_RESOURCE)) {
+    throw new ProviderErrors.InvalidTarget('this resource is not served here');
+  }
+  return { scope: RESOURCE_SCOPE, audience: resource, accessTokenFormat: 'opaque' };
+}
+
+// Token exchange (RFC 8693) as a custom grant. The subject token is an access
+// token this provider issued (a user's, or the calling machine's own; looked
+// up in its own store), or an ID token it signed for the calling client. The
+// answer is a new opaque access token for the same account (or machine), for
+// the `audience` or `resource` asked for (one at most), with the scopes asked
+// for that the subject or the resource server has; a requested_token_type
+// other than access_token is refused.
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
+const TOKEN_EXCHANGE_PARAMS = [
+  'subject_token', 'subject_token_type', 'actor_token', 'actor_token_type',
+  'requested_token_type', 'audience', 'resource', 'scope',
+];
+
+async function exchangeSubject(ctx) {
+  const { params, provider, client } = ctx.oidc;
+  const { InvalidRequest } = ProviderErrors;
+  if (params.subject_token_type === ACCESS_TOKEN_TYPE) {
+    const token = await provider.AccessToken.find(params.subject_token);
+    if (token?.isValid && token.accountId) {
+      return { accountId: token.accountId, scope: token.scope };
+    }
+    // A machine's own token, exchanged by that machine: no account.
+    const machine = await provider.ClientCredentials.find(params.subject_token);
+    if (machine?.isValid && machine.clientId === client.clientId) {
+      return { accountId: undefined, scope: machine.scope };
+    }
+    throw new InvalidRequest('subject_token is not an active access token');
+  }
+  if (params.subject_token_type === ID_TOKEN_TYPE) {
+    let payload;
+    try {
+      ({ payload } = await provider.IdToken.validate(params.subject_token, client));
+    } catch {
+      throw new InvalidRequest('subject_token is not an ID token issued to this client');
+    }
+    if (payload.exp <= Math.floor(Date.now() / 1000)) {
+      throw new InvalidRequest('subject_token has expired');
+    }
+    return { accountId: payload.sub, scope: undefined };
+  }
+  throw new InvalidRequest('unsupported subject_token_type');
+}
+
+async function tokenExchange(ctx) {
+  const { params, provider, client } = ctx.oidc;
+  const { InvalidRequest, InvalidTarget } = ProviderErrors;
+  for (const name of ['subject_token', 'subject_token_type']) {
+    if (!params[name]) {
+      throw new InvalidRequest(`missing required parameter '${name}'`);
+    }
+  }
+  if (params.requested_token_type && params.requested_token_type !== ACCESS_TOKEN_TYPE) {
+    throw new InvalidRequest('only access tokens are issued by token exchange here');
+  }
+  const subject = await exchangeSubject(ctx);
+
+  const targets = [params.audience, params.resource].flat().filter(Boolean);
+  if (targets.length > 1) {
+    throw new InvalidTarget('one audience or resource at most');
+  }
+  const token = subject.accountId
+    ? new provider.AccessToken({ accountId: subject.accountId, client, gty: 'token-exchange' })
+    : new provider.ClientCredentials({ client });
+  const requested = params.scope ? params.scope.split(' ') : [];
+  if (targets.length) {
+    const info = resourceServerInfo(ctx, targets[0]);
+    token.resourceServer = new provider.ResourceServer(targets[0], info);
+    const allowed = new Set(info.scope.split(' '));
+    const granted = requested.filter((scope) => allowed.has(scope));
+    token.scope = (requested.length ? granted : [...allowed]).join(' ') || undefined;
+  } else {
+    const had = new Set((subject.scope ?? '').split(' '));
+    const kept = requested.filter((scope) => had.has(scope));
+    token.scope = (requested.length ? kept.join(' ') : subject.scope) || undefined;
+  }
+  ctx.oidc.entity(token.kind, token);
+  const value = await token.save();
+  ctx.body = {
+    access_token: value,
+    issued_token_type: ACCESS_TOKEN_TYPE,
+    token_type: 'Bearer',
+    expires_in: token.expiration,
+    scope: token.scope,
+  };
 }
 
 function providerConfiguration(config, interactionPolicy, keys) {
@@ -178,6 +286,11 @@ function providerConfiguration(config, interactionPolicy, keys) {
     rotateRefreshToken: true,
 
     features: {
+      clientCredentials: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        getResourceServerInfo: resourceServerInfo,
+      },
       devInteractions: { enabled: true },
       deviceFlow: { enabled: true },
       introspection: { enabled: true },
@@ -203,12 +316,16 @@ async function main() {
 
   // Key generation runs on the thread pool while oidc-provider loads.
   const keys = signingKeys();
-  const { default: Provider, interactionPolicy } = await import('oidc-provider');
+  const { default: Provider, interactionPolicy, errors } = await import('oidc-provider');
+  ProviderErrors = errors;
   await listening;
   const issuer = `http://127.0.0.1:${server.address().port}`;
 
   const configuration = providerConfiguration(config, interactionPolicy, await keys);
   const provider = new Provider(issuer, configuration);
+  provider.registerGrantType(TOKEN_EXCHANGE, tokenExchange, TOKEN_EXCHANGE_PARAMS, [
+    'audience', 'resource',
+  ]);
   provider.use(stripExternalResources);
   logEvents(provider, eventLogger(config.events));
   server.on('request', provider.callback());
