@@ -455,6 +455,25 @@ def test_cb_09_hundreds_of_open_connections_cannot_starve_the_callback(
             conn.close()
 
 
+def test_cb_09_a_burst_of_300_connections_waits_in_the_backlog() -> None:
+    """Not dropped: a full accept queue drops SYNs, retried only after 1 s."""
+    with LoopbackServer(spec()) as listener:  # listening, not accepting yet
+        burst = []
+        try:
+            for _ in range(300):
+                address = ("127.0.0.1", listener.port)
+                burst.append(socket.create_connection(address, timeout=0.5))
+            request = request_for(listener)
+            listener.serve(lambda params: validate_callback(params, request))
+            started = time.monotonic()
+            assert status(get(listener.port, f"/callback?code=ok&state={STATE}")) == 200
+            assert listener.wait(timeout=5) == "ok"
+            assert time.monotonic() - started < 1
+        finally:
+            for conn in burst:
+                conn.close()
+
+
 @pytest.mark.parametrize(
     "extra",
     [

@@ -51,6 +51,12 @@ __all__ = ["CallbackOutcome", "LoopbackServer"]
 
 
 MAX_CONNECTIONS = 64
+# Connections the kernel holds until they are accepted. When this queue is
+# full, Linux drops new SYNs and the client retries a second later, so a
+# burst of a few hundred sockets from another local process would delay the
+# real callback by a second or more; queued, it waits its turn (a few
+# hundred connections take a fraction of a second).
+ACCEPT_BACKLOG = 1024
 CONNECTION_TIMEOUT = 10.0  # per read
 REQUEST_DEADLINE = 10.0  # for the whole request line and headers
 MAX_REQUEST_LINE = 16 * 1024
@@ -329,7 +335,7 @@ class _Shared:
 class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     block_on_close = False
-    request_queue_size = MAX_CONNECTIONS  # browsers open several sockets at once
+    request_queue_size = ACCEPT_BACKLOG  # capped by the system's somaxconn
     # SO_REUSEADDR on Linux only lets us rebind over TIME_WAIT; a live
     # listener on the port (wildcard or not) still makes bind fail. On BSD and
     # macOS it would let us share a port with a wildcard listener, and on
