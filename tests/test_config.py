@@ -146,9 +146,14 @@ def test_a_relative_ca_file_is_relative_to_the_config_file(
         ("discovery = 0", "discovery must be true or false, got 0"),
         ('store = "disk"', 'store must be one of file, keyring, auto, got "disk"'),
         (
-            'token_endpoint_auth_method = "private_key_jwt"',
+            'token_endpoint_auth_method = "tls_client_auth"',
             "token_endpoint_auth_method must be one of none, client_secret_basic, "
-            'client_secret_post, got "private_key_jwt"',
+            'client_secret_post, private_key_jwt, got "tls_client_auth"',
+        ),
+        (
+            'grant_type = "password"',
+            "grant_type must be one of authorization_code, client_credentials, "
+            'got "password"',
         ),
         (
             'redirect_host = "example.com"',

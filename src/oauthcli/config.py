@@ -329,7 +329,13 @@ class Key:
         return "--" + self.name.replace("_", "-")
 
 
-_AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
+_AUTH_METHODS = (
+    "none",
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+)
+_GRANT_TYPES = ("authorization_code", "client_credentials")
 _HOSTS = ("127.0.0.1", "localhost", "[::1]")
 _PRESETS = tuple(sorted(presets.PRESETS))
 _ENDPOINT = "(default: from discovery)"
@@ -351,8 +357,28 @@ KEYS: dict[str, Key] = {
             "token_endpoint_auth_method",
             "choice",
             "how the client authenticates (default: none, or client_secret_basic "
-            "with a secret)",
+            "with a secret, or private_key_jwt with a client_assertion_key)",
             choices=_AUTH_METHODS,
+        ),
+        Key(
+            "grant_type",
+            "choice",
+            "client_credentials: the client's own token, no user and no browser "
+            "(CI machines, RFC 6749 section 4.4)",
+            choices=_GRANT_TYPES,
+            default="authorization_code",
+        ),
+        Key(
+            "client_assertion_key",
+            "path",
+            "PEM private key (RSA, EC or Ed25519) that signs private_key_jwt "
+            "client assertions (RFC 7523)",
+        ),
+        Key(
+            "client_assertion_kid",
+            "string",
+            "the kid header of client assertions (the registered key's ID)",
+            _token,
         ),
         Key("audience", "string", "the audience parameter (Auth0 APIs)"),
         Key("connection", "string", "the Auth0 connection parameter"),

@@ -88,15 +88,24 @@ def get_token_set(
 
     ``rejected`` is an access token a resource server refused (HTTP 401):
     it is refreshed even if it looks valid, unless another process already
-    replaced it. Raises LoginRequired when only a new login can help.
+    replaced it. Raises LoginRequired when only a new login can help. A
+    client credentials profile gets a new grant instead of a refresh
+    (``client_credentials``), also when nothing is stored yet.
     """
     if not profile:
         from .config import resolve_profile_name
 
         profile = resolve_profile_name(None)
-    entry, tokens = _load(profile)
+    try:
+        entry, tokens = _load(profile)
+    except LoginRequired:
+        if not _machine(profile, None):
+            raise
+        return _client_credentials_token(profile, min_ttl, rejected)
     if rejected is None and fresh_access_token(entry, min_ttl):
         return tokens
+    if _machine(profile, entry):
+        return _client_credentials_token(profile, min_ttl, rejected)
     seen = rejected or tokens.access_token
 
     with profile_lock(profile):
@@ -134,6 +143,25 @@ def get_token_set(
                     fresh = replace(fresh, id_token=tokens.id_token)
             _save(profile, entry, fresh)
         return fresh
+
+
+def _machine(profile: str, entry: Mapping[str, Any] | None) -> bool:
+    """Whether the profile gets its tokens by the client credentials grant.
+
+    The stored entry says so; without a usable one, the profile's options.
+    """
+    from .client_credentials import configured, is_client_credentials
+
+    return is_client_credentials(entry) if entry else configured(profile)
+
+
+def _client_credentials_token(
+    profile: str, min_ttl: float, rejected: str | None
+) -> TokenSet:
+    """No refresh token: a new grant when the stored token runs out."""
+    from .client_credentials import get_token_set as machine_token
+
+    return machine_token(profile, min_ttl=min_ttl, rejected=rejected)
 
 
 def _save(profile: str, entry: Mapping[str, Any], tokens: TokenSet) -> None:

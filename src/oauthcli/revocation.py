@@ -41,11 +41,16 @@ def revoke(
     settings: Mapping[str, Any],
 ) -> None:
     """Send one revocation request; raise OAuthCLIError if it did not succeed."""
-    body, headers = client_auth(
-        settings["client_id"],
-        settings.get("client_secret"),
-        settings.get("token_endpoint_auth_method") or "none",
-    )
+    if settings.get("grant_type") == "client_credentials":
+        from .client_credentials import client_authentication
+
+        body, headers = client_authentication(settings, endpoint)
+    else:
+        body, headers = client_auth(
+            settings["client_id"],
+            settings.get("client_secret"),
+            settings.get("token_endpoint_auth_method") or "none",
+        )
     form = {"token": token, "token_type_hint": token_type_hint, **body}
     response = http.post_form(
         endpoint, form, what="revocation endpoint", headers=headers
@@ -99,6 +104,15 @@ def _revoke_all(entry: Mapping[str, Any]) -> tuple[bool, list[str]]:
     return revoked, problems
 
 
+def _with_client_secret(profile: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """A client credentials entry stores no secret: the profile's options have it."""
+    from .client_credentials import is_client_credentials, with_client_secret
+
+    if not is_client_credentials(entry):
+        return entry
+    return {**entry, "settings": with_client_secret(profile, entry["settings"])}
+
+
 def logout(profile: str, *, revoke_tokens: bool = True) -> LogoutResult:
     """Revoke the profile's tokens (unless told not to) and delete its entry."""
     problems: list[str] = []
@@ -111,6 +125,7 @@ def logout(profile: str, *, revoke_tokens: bool = True) -> LogoutResult:
             problems.append("the stored entry was damaged; removed without revoking")
         if entry is not None:
             if revoke_tokens:
+                entry = _with_client_secret(profile, entry)
                 tokens = dict(entry.get("tokens") or {})
                 try:
                     tokens["refresh_token"] = stored_refresh_token(profile, entry)

@@ -18,6 +18,7 @@ Examples:
   oauthcli login --issuer https://idp.example --client-id app --port 8020-8040
   oauthcli login --profile work          # the profile's settings from config.toml
   oauthcli login --device                # enter a code on another device
+  oauthcli login --profile ci            # a client credentials profile: no browser
 """
 
 
@@ -42,9 +43,21 @@ Examples:
 @click.option("--base-url", help="Keycloak server URL (with --preset keycloak).")
 @click.option(
     "--token-endpoint-auth-method",
-    type=click.Choice(["none", "client_secret_basic", "client_secret_post"]),
+    type=click.Choice(
+        ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"]
+    ),
     help="How the client authenticates (default: none, or client_secret_basic "
     "with a secret).",
+)
+@click.option(
+    "--grant-type",
+    type=click.Choice(["authorization_code", "client_credentials"]),
+    help="client_credentials: the client's own token, no user or browser (CI).",
+)
+@click.option(
+    "--client-assertion-key",
+    metavar="PATH",
+    help="PEM private key for private_key_jwt (client credentials).",
 )
 @click.option("--audience", help="The audience parameter (Auth0 APIs).")
 @click.option("--connection", help="The Auth0 connection parameter.")
@@ -108,9 +121,11 @@ def login(profile: str | None, **flags: Any) -> int:
     Authorization code + PKCE with a loopback redirect (or the device flow),
     then the tokens are stored under a profile. Settings come from the flags,
     then OAUTHCLI_* variables, then the profile in config.toml, then the
-    preset, then the profile's last login.
+    preset, then the profile's last login. A profile with grant_type
+    client_credentials gets the client's own token instead, without a browser.
     """
     from .._log import log
+    from ..client_credentials import configured
     from ..errors import sanitize
     from ..session import login as run_login
     from ..store import check_writable
@@ -118,6 +133,8 @@ def login(profile: str | None, **flags: Any) -> int:
 
     name = profile_name(profile)
     check_writable(name)  # before the user spends time in the browser
+    if configured(name, flags):  # grant_type = "client_credentials"
+        return _machine_login(name, flags)
     plan = login_plan(name, flags)
     for key, origin in sorted(plan.origins.items()):
         log.info("setting %s from %s", key, sanitize(str(origin)))
@@ -134,6 +151,26 @@ def login(profile: str | None, **flags: Any) -> int:
         f"Logged in to {sanitize(result.issuer)} as "
         f"{sanitize(result.account.display_name)} (profile {name!r})."
     )
+    return EXIT_OK
+
+
+def _machine_login(profile: str, flags: dict[str, Any]) -> int:
+    """A client credentials profile: one new grant, stored; no browser."""
+    from ..client_credentials import get_token_set, resolve
+    from ..errors import sanitize
+
+    credentials = resolve(profile, flags)
+    get_token_set(profile, force=True, credentials=credentials)
+    say(
+        f"Got a token for client {sanitize(credentials.client_id)!r} from "
+        f"{sanitize(credentials.issuer)} (client credentials, profile "
+        f"{profile!r}); `oauthcli token` gets a new one when it runs out."
+    )
+    if flags.get("client_secret"):
+        say(
+            "The client secret is not stored: set OAUTHCLI_CLIENT_SECRET or "
+            "client_secret in the profile for the next grant."
+        )
     return EXIT_OK
 
 

@@ -82,6 +82,9 @@ def status(profile: str | None, output_format: str) -> int:
             logged_in=access_valid or can_refresh,
             path=str(profile_path(name)),
         )
+        if settings.get("grant_type") == "client_credentials":
+            # No refresh token: `oauthcli token` makes a new grant instead.
+            report.update(grant_type="client_credentials", logged_in=True)
     if output_format == "json":
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     else:
@@ -115,6 +118,8 @@ def _status_text(report: dict[str, Any]) -> str:
     refresh = (
         "available" if report["refresh_available"] else "unavailable (log in again)"
     )
+    if report.get("grant_type") == "client_credentials":
+        refresh = "none needed: a new client credentials grant when it runs out"
     lines.append(f"Refresh:   {refresh}")
     where = (
         "refresh token in the OS keyring" if report["store"] == "keyring" else "file"
