@@ -29,6 +29,18 @@ def test_every_module_declares_all_and_exports_what_it_defines() -> None:
             assert hasattr(module, name), f"{info.name}.{name}"
 
 
+def test_token_exchange_is_part_of_the_public_api() -> None:
+    from oauthcli import ExchangedToken, TokenExchange, exchange_token, login
+
+    assert {"TokenExchange", "ExchangedToken", "exchange_token"} <= set(
+        oauthcli.__all__
+    )
+    assert callable(exchange_token)
+    assert "exchange" in login.__code__.co_varnames
+    assert TokenExchange().subject_token_type == "access_token"
+    assert "[redacted]" in repr(ExchangedToken("not-shown", "urn:x"))
+
+
 def test_public_exceptions_are_all_reexported() -> None:
     from oauthcli import errors
 

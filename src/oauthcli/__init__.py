@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         TransportError,
         ValidationError,
     )
+    from .exchange import ExchangedToken, TokenExchange, exchange_token
     from .oauth2 import OAuth2
     from .pkce import PKCE
     from .refresh import get_token, get_token_set
@@ -43,6 +44,7 @@ __all__ = [
     "Cancelled",
     "ConfigError",
     "EndpointError",
+    "ExchangedToken",
     "LocalError",
     "LoginRequired",
     "LoginResult",
@@ -51,10 +53,12 @@ __all__ = [
     "OAuthCLIError",
     "ProviderError",
     "RequestsBearerAuth",
+    "TokenExchange",
     "TokenSet",
     "TransportError",
     "ValidationError",
     "__version__",
+    "exchange_token",
     "get_token",
     "get_token_set",
     "login",
@@ -72,6 +76,9 @@ _WHERE = {
     "get_token": "refresh",
     "get_token_set": "refresh",
     "logout": "revocation",
+    "TokenExchange": "exchange",
+    "ExchangedToken": "exchange",
+    "exchange_token": "exchange",
     "BearerAuth": "auth",
     "RequestsBearerAuth": "auth",
     "AuthorizationError": "errors",

@@ -17,6 +17,7 @@ from .browser import Opener
 from .constants import ENDPOINT_FIELDS, OAuth2Constants
 from .discovery import ProviderMetadata
 from .errors import LocalError
+from .exchange import ExchangedToken, TokenExchange, exchange_after_login
 from .keychain import (
     STORE_CHOICES,
     KeyringUnavailable,
@@ -53,10 +54,13 @@ class Account:
 
 @dataclass(frozen=True)
 class LoginResult:
+    """A login's outcome; ``exchanged`` is the token ``login(exchange=...)`` got."""
+
     profile: str
     issuer: str
     account: Account
     tokens: TokenSet
+    exchanged: ExchangedToken | None = None
 
 
 def _settings(constants: OAuth2Constants, connection: str | None) -> dict[str, Any]:
@@ -158,6 +162,7 @@ def login(
     device: bool = False,
     paste_input: TextIO | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    exchange: TokenExchange | None = None,
 ) -> LoginResult:
     """Run a browser login and store its result under ``profile``.
 
@@ -167,6 +172,11 @@ def login(
     with ``sleep``. A new login that brings no refresh token keeps the one
     stored for the same account (providers such as Google issue one only on
     first consent).
+
+    ``exchange`` trades the new login's token for another right away (token
+    exchange, RFC 8693; see ``exchange``): the result is
+    ``LoginResult.exchanged``, and a failed exchange fails the login before
+    anything is stored.
     """
     if token_store not in STORE_CHOICES:
         raise LocalError(
@@ -197,13 +207,21 @@ def login(
                 flow.close()
         claims = flow.id_token_claims
     account = Account.from_claims(claims)
+    exchanged = None
+    if exchange is not None:
+        # Before anything is stored: a login whose exchange fails is not kept.
+        exchanged = exchange_after_login(constants, metadata, tokens, exchange)
     if store:
         settings = {**_settings(constants, connection), "store": token_store}
         if device:
             settings["device"] = True
         tokens = _store(profile, settings, metadata, account, tokens, notify)
     return LoginResult(
-        profile=profile, issuer=metadata.issuer, account=account, tokens=tokens
+        profile=profile,
+        issuer=metadata.issuer,
+        account=account,
+        tokens=tokens,
+        exchanged=exchanged,
     )
 
 
