@@ -266,25 +266,32 @@ def test_freshness_of_a_stored_token(
         pytest.param(-(10**400), id="-10**400"),
         float("inf"),
         float("nan"),
+        "4500",
+        True,
     ],
 )
-def test_a_stored_time_no_clock_could_write_is_unknown_not_an_overflow(
-    junk: float,
+@pytest.mark.parametrize("key", ["expires_at", "obtained_at"])
+def test_a_stored_time_no_clock_could_write_leaves_the_token_to_the_full_path(
+    key: str, junk: object
 ) -> None:
-    # 10**400 made float() raise OverflowError; infinity was fresh forever.
+    # 10**400 made float() raise OverflowError; infinity was fresh forever;
+    # a string counted as an unknown lifetime, which the full path refuses.
     from oauthcli.store import fresh_access_token
 
-    refreshable = {"access_token": "a", "refresh_token": "r", "obtained_at": 900.0}
-    entry = {"settings": {}, "tokens": {**refreshable, "expires_at": junk}}
-    # Unknown expiry: an hour after it was obtained (4500), less min_ttl.
-    assert fresh_access_token(entry, 60, now=4439.0) == "a"
-    assert fresh_access_token(entry, 60, now=4441.0) is None
+    tokens = {"access_token": "a", "expires_at": 5000.0, "obtained_at": 900.0}
+    entry = {"settings": {}, "tokens": tokens}
+    assert fresh_access_token(entry, 60, now=1000.0) == "a"
 
-    # Unknown obtained_at: min_ttl is not capped at half a 20 s lifetime.
-    short = {"access_token": "a", "expires_at": 1020.0, "obtained_at": junk}
-    assert (
-        fresh_access_token({"settings": {}, "tokens": short}, 300, now=1000.0) is None
-    )
+    entry["tokens"] = {**tokens, key: junk}
+    assert fresh_access_token(entry, 60, now=1000.0) is None
+
+
+def test_stored_times_end_with_the_last_second_of_year_9999() -> None:
+    from oauthcli.store import stored_time
+
+    assert stored_time(253_402_300_799, "expires_at") == 253_402_300_799.0
+    with pytest.raises(ValueError, match=r"^expires_at is not a time$"):
+        stored_time(253_402_300_800, "expires_at")
 
 
 def test_st_03_tightening_a_readable_store_file_warns(

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 __all__ = [
-    "MAX_TIME",
     "SCHEMA_VERSION",
     "StoreDamaged",
     "check_private_dir",
@@ -44,6 +43,7 @@ __all__ = [
     "read_entry",
     "replace_private_file",
     "set_aside",
+    "stored_time",
     "write_entry",
 ]
 
@@ -71,12 +71,18 @@ def default_profile() -> str:
     return os.environ.get("OAUTHCLI_PROFILE") or "default"
 
 
-def _number(value: object) -> float | None:
-    """A stored time as a float; None for anything no clock could have written."""
+def stored_time(value: object, name: str) -> float | None:
+    """A stored time in seconds, None if absent.
+
+    Raises ValueError for anything no clock could have written: not a
+    number, NaN, infinite, or beyond ``MAX_TIME`` (where float() overflows).
+    """
+    if value is None:
+        return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    if not abs(value) <= MAX_TIME:  # NaN, infinities, ints float() rejects
-        return None
+        raise ValueError(f"{name} is not a number")
+    if not abs(value) <= MAX_TIME:  # NaN fails this too
+        raise ValueError(f"{name} is not a time")
     return float(value)
 
 
@@ -97,8 +103,11 @@ def fresh_access_token(
     if not isinstance(access_token, str) or not access_token:
         return None
     now = time.time() if now is None else now
-    expires_at = _number(tokens.get("expires_at"))
-    obtained_at = _number(tokens.get("obtained_at"))
+    try:
+        expires_at = stored_time(tokens.get("expires_at"), "expires_at")
+        obtained_at = stored_time(tokens.get("obtained_at"), "obtained_at")
+    except ValueError:
+        return None  # damaged: the full path says what to do
     if expires_at is None:
         refreshable = bool(tokens.get("refresh_token")) or (
             tokens.get("refresh_token_store") == "keyring"

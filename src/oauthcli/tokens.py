@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .errors import EndpointError, TransportError, ValidationError
-from .store import MAX_TIME
+from .store import stored_time
 from .transport import Response
 
 __all__ = [
@@ -71,8 +71,8 @@ class TokenSet:
             raise ValueError("no access_token")
         values: dict[str, Any] = {
             "access_token": access_token,
-            "expires_at": _stored_time(data, "expires_at"),
-            "obtained_at": _stored_time(data, "obtained_at"),
+            "expires_at": stored_time(data.get("expires_at"), "expires_at"),
+            "obtained_at": stored_time(data.get("obtained_at"), "obtained_at"),
         }
         for key in ("token_type", "refresh_token", "id_token", "scope"):
             value = data.get(key)
@@ -84,17 +84,6 @@ class TokenSet:
 
     def with_refresh_token(self, refresh_token: str | None) -> TokenSet:
         return replace(self, refresh_token=refresh_token)
-
-
-def _stored_time(data: Mapping[str, Any], key: str) -> float | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{key} is not a number")
-    if not abs(value) <= MAX_TIME:  # NaN, infinities, ints float() rejects
-        raise ValueError(f"{key} is not a time")
-    return float(value)
 
 
 def client_auth(
