@@ -256,6 +256,19 @@ def test_values_with_control_characters_are_shown_sanitised(
     assert message.endswith('got "\\u001b[31mx"')
 
 
+def test_an_unknown_key_with_a_bidi_override_is_shown_escaped(
+    oauthcli_home: Path,
+) -> None:
+    # The key was shown raw: U+202E reorders the rest of the terminal line.
+    message = load_error(oauthcli_home, '[profiles.work]\n"\\u202eissuer" = 1\n')
+
+    assert "\u202e" not in message
+    assert message == (
+        f"{oauthcli_home / 'config.toml'}, line 2: unknown key "
+        'profiles.work."\\u202eissuer" (did you mean issuer?)'
+    )
+
+
 # Lines, whatever way the key was written
 
 

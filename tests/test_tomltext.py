@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from typing import Any
 
 import pytest
 
@@ -110,9 +111,29 @@ def test_a_missing_path_is_removed_as_nothing() -> None:
         (("profiles", "work"), "profiles.work"),
         (("profiles", "my.home", "scope"), 'profiles."my.home".scope'),
         (("profiles", "a b"), 'profiles."a b"'),
+        (("profiles", 'say "hi" \\o/'), 'profiles."say \\"hi\\" \\\\o/"'),
     ],
 )
 def test_dotted_quotes_only_the_parts_that_need_it(
     path: tuple[str, ...], text: str
 ) -> None:
     assert dotted(path) == text
+    parsed: Any = tomllib.loads(f"{text} = 1")
+    for part in path:
+        parsed = parsed[part]
+    assert parsed == 1
+
+
+@pytest.mark.parametrize(
+    ("key", "text"),
+    [
+        ("\x1b[2J", '"\\u001b[2J"'),
+        ("\u202eevil", '"\\u202eevil"'),  # a bidi override was shown raw
+        ("\U00018cd6", '"\\U00018cd6"'),  # unassigned: shown raw too
+    ],
+)
+def test_dotted_escapes_what_could_act_on_a_terminal_and_stays_the_same_key(
+    key: str, text: str
+) -> None:
+    assert dotted(("profiles", key)) == f"profiles.{text}"
+    assert tomllib.loads(f"profiles.{text} = 1") == {"profiles": {key: 1}}

@@ -275,9 +275,19 @@ def scan(text: str) -> Layout:
 def _key_text(part: str) -> str:
     if part and all(ch in _BARE for ch in part):
         return part
-    import tomlkit  # quotes the key the way TOML wants it
+    return '"' + "".join(_key_char(ch) for ch in part) + '"'
 
-    return tomlkit.key(part).as_string()
+
+def _key_char(ch: str) -> str:
+    """``ch`` inside a basic string; controls, bidi overrides and unassigned
+    code points escaped, so that a key in a message cannot act on a terminal."""
+    import unicodedata
+
+    if ch in '"\\':
+        return "\\" + ch
+    if unicodedata.category(ch)[0] == "C":
+        return f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}"
+    return ch
 
 
 def dotted(path: tuple[str, ...]) -> str:
