@@ -346,6 +346,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     server_version = "evil-op"
     sys_version = ""
     timeout = 5  # idle keep-alive connections end
+    # Headers and body go out in two writes: with Nagle's algorithm the body
+    # waits for the client's delayed ACK, 40 ms per answer on a kept-alive
+    # connection (a refresh's JWKS request after its token request).
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the provider keeps its own log."""

@@ -131,11 +131,14 @@ def get_token_set(
 
         with HTTP(ca_file=entry["settings"].get("ca_file")) as http:
             fresh = _grant(profile, http, entry, tokens, refresh_token)
-            # The provider has rotated the refresh token by now: store the new
-            # one before anything else can fail, or it would be lost. The new
-            # access token is stored only once its ID token has been checked.
-            _save(profile, entry, replace(tokens, refresh_token=fresh.refresh_token))
             if fresh.id_token != tokens.id_token:
+                # The provider has rotated the refresh token by now: store the
+                # new pair before the ID token check, or a crash or an error
+                # there would lose it. The new access token is stored as
+                # expired until its ID token has been checked, so that no
+                # reader uses it; never an old token with a new one (ST-07).
+                held_back = replace(fresh, id_token=tokens.id_token, expires_at=0.0)
+                _save(profile, entry, held_back)
                 try:
                     _check_refreshed_id_token(profile, http, entry, fresh)
                 except TransportError as exc:
