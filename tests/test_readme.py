@@ -9,7 +9,9 @@ An example starts in a fresh OAUTHCLI_HOME and HOME, logged in at the local
 provider as profile ``default`` (``login=`` names another profile, or
 ``none``, the default for toml), after the examples ``after=`` names have
 run in the same home. ``https://login.example.com`` and ``my-cli`` stand
-for the local provider's issuer and its client ``cli-app``;
+for the local provider's issuer and its client ``cli-app``, ``my-ci-client``
+for its machine client ``ci-machine`` (whose secret is in
+``CI_CLIENT_SECRET``, as a CI system would provide it);
 ``https://api.example.com`` for a resource server on 127.0.0.1 that accepts
 only tokens the provider says are active. Nothing leaves 127.0.0.1.
 
@@ -45,7 +47,7 @@ from types import ModuleType
 import pytest
 
 from clirun import cli_env, stored
-from localprovider import HTTP_USER, LocalProvider, in_ci
+from localprovider import CI_SECRET_BASIC, HTTP_USER, LocalProvider, in_ci
 from oauthcli import OAuth2Constants
 from oauthcli import login as library_login
 from oauthcli.commands import main_group
@@ -57,6 +59,7 @@ BIN = str(Path(sys.executable).parent)
 ISSUER = "https://login.example.com"
 API = "https://api.example.com"
 CLIENT = re.compile(r"\bmy-cli\b")
+MACHINE = re.compile(r"\bmy-ci-client\b")
 
 _FENCE = re.compile(r"```(\S*)\s*")
 _MARKER = re.compile(r"<!-- (example|not-run): (.+?) -->")
@@ -208,7 +211,7 @@ class Run:
 
     def localize(self, text: str) -> str:
         text = text.replace(ISSUER, self.provider.issuer).replace(API, self.api.url)
-        return CLIENT.sub("cli-app", text)
+        return MACHINE.sub("ci-machine", CLIENT.sub("cli-app", text))
 
     def access_token(self, profile: str) -> str:
         document = stored(self.home, profile)
@@ -400,6 +403,31 @@ def _after_recipe_completion(run: Run) -> None:
     assert "oauthcli" in result.stdout
 
 
+def _after_ci_token(run: Run) -> None:
+    assert stored(run.home, "ci") is None  # logged out at the end
+    assert "client ci-machine" in run.stdout  # status
+
+
+def _after_ci_env(run: Run) -> None:
+    document = stored(run.home)
+    assert document is not None
+    assert document["settings"]["grant_type"] == "client_credentials"
+    assert CI_SECRET_BASIC not in json.dumps(document)
+
+
+def _after_exchange(run: Run) -> None:
+    printed = run.stdout[run.stdout.index('{"access_token"') :]  # after curl's
+    exchanged = json.loads(printed)
+    assert exchanged["issued_token_type"].endswith(":access_token")
+    assert run.active(exchanged["access_token"])
+    assert exchanged["access_token"] != run.access_token("default")
+
+
+def _after_python_exchange(run: Run) -> None:
+    assert "platform token until" in run.stdout
+    assert stored(run.home, "work") is not None
+
+
 def _after_python_login(run: Run) -> None:
     assert "logged in as alice@example.test" in run.stdout
     assert stored(run.home, "work") is None  # oauthcli.logout
@@ -415,6 +443,10 @@ CHECKS: dict[str, Callable[[Run], None]] = {
     "recipe-whoami": _after_recipe_whoami,
     "recipe-completion": _after_recipe_completion,
     "python-login": _after_python_login,
+    "ci-token": _after_ci_token,
+    "ci-env": _after_ci_env,
+    "exchange": _after_exchange,
+    "python-exchange": _after_python_exchange,
 }
 
 
@@ -448,6 +480,7 @@ def run(
         HOME=str(user_home),
         GIT_CONFIG_NOSYSTEM="1",
         GIT_TERMINAL_PROMPT="0",
+        CI_CLIENT_SECRET=CI_SECRET_BASIC,
         NO_PROXY="127.0.0.1,localhost",
         no_proxy="127.0.0.1,localhost",
     )
