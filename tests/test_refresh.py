@@ -2,7 +2,9 @@
 
 The local provider rotates refresh tokens and revokes the whole grant when a
 rotated one is presented again, so any race between refreshing processes
-shows up as logged-out users and extra grants in its event log.
+shows up as logged-out users and extra grants in its event log. The ST-16
+tests use the evil provider (tests/evilprovider.py) instead, which can leave
+a refresh request unanswered.
 """
 
 from __future__ import annotations
@@ -13,14 +15,20 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+import oauthcli.refresh as refresh_module
 from clirun import cli_env, login_args, oauthcli, stored
+from evilprovider import EvilProvider, Logged, ScriptedUser
 from localprovider import LocalProvider, ProviderFactory
+from oauthcli import OAuth2Constants
+from oauthcli.cli import main
 from oauthcli.errors import LoginRequired
 from oauthcli.refresh import get_token, get_token_set
+from oauthcli.session import login
 from oauthcli.store import profile_lock, write_entry
 
 
@@ -341,3 +349,116 @@ def test_get_token_without_a_profile_follows_the_configs_default_profile(
         )
     (oauthcli_home / "config.toml").write_text('default_profile = "work"\n')
     assert get_token() == "at-work"
+
+
+# ST-16: a refresh whose outcome is unknown. The provider stalls a refresh
+# request past the client's timeout (0.3 s here instead of 10), then drops
+# the connection: either without having handled it, or after rotating the
+# refresh token (the answer was lost on the way back).
+
+STALL = 1.0  # seconds a stalled refresh request waits before it is dropped
+
+
+@pytest.fixture
+def quiet_op(
+    oauthcli_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[EvilProvider]:
+    """Logged in at the evil provider; refresh requests time out after 0.3 s."""
+    monkeypatch.setattr(refresh_module, "REFRESH_TIMEOUT", 0.3)
+    with EvilProvider() as op:
+        constants = OAuth2Constants(
+            client_id=op.client_id, authz_server_host=op.issuer, login_timeout=10
+        )
+        login(constants, opener=ScriptedUser(), notify=lambda _: None)
+        yield op
+
+
+def stall_refreshes(op: EvilProvider, count: int, *, rotated: bool) -> None:
+    """Let the next ``count`` refresh requests go unanswered."""
+    stalled: list[str] = []
+
+    def hook(request: Logged) -> None:
+        if request.form.get("grant_type") != "refresh_token" or len(stalled) >= count:
+            return
+        stalled.append(request.form["refresh_token"])
+        if rotated:  # handled, but the answer never arrives
+            op.refresh_tokens.pop(request.form["refresh_token"], None)
+        time.sleep(STALL)
+        raise ConnectionAbortedError("no answer")  # the connection is dropped
+
+    op.on_request = hook
+
+
+def refresh_requests(op: EvilProvider) -> list[str]:
+    """The refresh token each refresh request carried, in order."""
+    return [
+        request.form["refresh_token"]
+        for request in op.requests("token")
+        if request.form.get("grant_type") == "refresh_token"
+    ]
+
+
+def test_st_16_a_refresh_that_timed_out_is_sent_once_more_with_the_same_token(
+    quiet_op: EvilProvider, oauthcli_home: Path
+) -> None:
+    before = stored(oauthcli_home)
+    assert before is not None
+    stall_refreshes(quiet_op, 1, rotated=False)
+
+    fresh = get_token_set("default", rejected=before["tokens"]["access_token"])
+
+    sent = refresh_requests(quiet_op)
+    assert len(sent) == 2
+    assert sent[0] == sent[1] == before["tokens"]["refresh_token"]
+    after = stored(oauthcli_home)
+    assert after is not None
+    assert after["tokens"]["access_token"] == fresh.access_token
+    assert after["tokens"]["refresh_token"] == fresh.refresh_token
+    assert fresh.refresh_token != before["tokens"]["refresh_token"]
+
+
+def test_st_16_invalid_grant_after_a_timed_out_refresh_means_log_in_again(
+    quiet_op: EvilProvider, oauthcli_home: Path
+) -> None:
+    before = stored(oauthcli_home)
+    assert before is not None
+    stall_refreshes(quiet_op, 1, rotated=True)
+
+    with pytest.raises(LoginRequired, match="log in again"):
+        get_token_set("default", rejected=before["tokens"]["access_token"])
+
+    sent = refresh_requests(quiet_op)
+    assert sent == [before["tokens"]["refresh_token"]] * 2  # one retry, no more
+    after = stored(oauthcli_home)
+    assert after is not None
+    assert after["tokens"] == {}
+    assert after["settings"] == before["settings"]
+
+
+def test_st_16_a_refresh_that_times_out_twice_keeps_the_tokens_and_exits_1(
+    quiet_op: EvilProvider, oauthcli_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    expire_access_token(oauthcli_home)
+    before = (oauthcli_home / "profiles" / "default.json").read_bytes()
+    stall_refreshes(quiet_op, 2, rotated=False)
+
+    status = main(["token"])
+
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert out == ""
+    assert "did not answer in time" in err
+    assert len(refresh_requests(quiet_op)) == 2
+    assert (oauthcli_home / "profiles" / "default.json").read_bytes() == before
+    for secret in quiet_op.secrets():
+        assert secret not in err
+    # Nothing was lost: the kept refresh token works once the provider answers.
+    assert main(["token"]) == 0
+    assert capsys.readouterr().out.strip() == stored_access_token(oauthcli_home)
+
+
+def stored_access_token(home: Path) -> str:
+    document = stored(home)
+    assert document is not None
+    token: str = document["tokens"]["access_token"]
+    return token

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_MIN_TTL", "get_token", "get_token_set", "stored_login"]
 
 DEFAULT_MIN_TTL = 60.0
+REFRESH_TIMEOUT = 10.0  # seconds per read; a timed-out grant is sent once more
 
 
 def _login_again(profile: str, why: str) -> LoginRequired:
@@ -129,7 +130,8 @@ def get_token_set(
         # Only the process that refreshes loads the HTTP and OIDC machinery.
         from .transport import HTTP
 
-        with HTTP(ca_file=entry["settings"].get("ca_file")) as http:
+        ca_file = entry["settings"].get("ca_file")
+        with HTTP(timeout=REFRESH_TIMEOUT, ca_file=ca_file) as http:
             fresh = _grant(profile, http, entry, tokens, refresh_token)
             if fresh.id_token != tokens.id_token:
                 # The provider has rotated the refresh token by now: store the
