@@ -592,3 +592,19 @@ client_assertion_key = "keys/ci.pem"
 
     assert credentials.client_assertion_key == str(oauthcli_home / "keys" / "ci.pem")
     assert credentials.auth_method == "private_key_jwt"
+
+
+def test_logout_without_the_secret_forgets_the_token_and_says_why_not_revoked(
+    provider: LocalProvider, oauthcli_home: Path
+) -> None:
+    _ci_profile(provider, oauthcli_home)
+    token = _token(_ci_env(oauthcli_home))
+    env = _ci_env(oauthcli_home)
+    del env["OAUTHCLI_CLIENT_SECRET"]
+
+    result = oauthcli("logout", "--profile", "ci", env=env)
+
+    assert result.returncode == 1
+    assert "OAUTHCLI_CLIENT_SECRET" in result.stderr
+    assert stored(oauthcli_home, "ci") is None
+    assert provider.introspect(token)["active"] is True  # not revoked

@@ -9,7 +9,9 @@ an unknown ``token_type``.
 
 from __future__ import annotations
 
+import base64
 import json
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -242,6 +244,25 @@ def test_exchange_of_the_id_token_for_a_resource_and_a_scope(
     assert answer["active"] is True
     assert answer["aud"] == "https://api.example.test"
     assert answer["sub"] == "alice"
+
+
+def test_an_expired_id_token_is_refreshed_before_it_is_exchanged(
+    provider: LocalProvider, oauthcli_home: Path, user_env: dict[str, str]
+) -> None:
+    path = oauthcli_home / "profiles" / "default.json"
+    document = json.loads(path.read_text())
+    header, payload, _ = document["tokens"]["id_token"].split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["exp"] = int(time.time()) - 5
+    expired = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=")
+    document["tokens"]["id_token"] = f"{header}.{expired.decode()}.c2ln"
+    path.write_text(json.dumps(document))
+    refreshes = provider.count_grants("refresh_token")
+
+    token = _exchange(user_env, "--subject-token-type", "id_token").strip()
+
+    assert provider.introspect(token)["active"] is True
+    assert provider.count_grants("refresh_token") == refreshes + 1
 
 
 def test_exchange_header_format_is_a_bearer_header(
