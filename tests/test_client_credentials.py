@@ -201,6 +201,13 @@ def _ci_env(home: Path, secret: str = CI_SECRET_BASIC) -> dict[str, str]:
     return env
 
 
+@pytest.fixture
+def env(provider: LocalProvider, oauthcli_home: Path) -> dict[str, str]:
+    """A CI job's environment: profile ci in config.toml, the secret in a variable."""
+    _ci_profile(provider, oauthcli_home)
+    return _ci_env(oauthcli_home)
+
+
 def _token(env: Mapping[str, str], *args: str) -> str:
     result = oauthcli("token", "--profile", "ci", *args, env=env)
     assert result.returncode == 0, result.stderr
@@ -208,10 +215,8 @@ def _token(env: Mapping[str, str], *args: str) -> str:
 
 
 def test_ci_token_without_a_login_gets_an_active_token_and_stores_no_secret(
-    provider: LocalProvider, oauthcli_home: Path
+    provider: LocalProvider, oauthcli_home: Path, env: dict[str, str]
 ) -> None:
-    _ci_profile(provider, oauthcli_home)
-    env = _ci_env(oauthcli_home)
     grants = provider.count_grants("client_credentials", client_id="ci-machine")
 
     token = _token(env)
@@ -233,10 +238,8 @@ def test_ci_token_without_a_login_gets_an_active_token_and_stores_no_secret(
 
 
 def test_ci_token_again_hands_out_the_stored_token_without_a_grant(
-    provider: LocalProvider, oauthcli_home: Path
+    provider: LocalProvider, env: dict[str, str]
 ) -> None:
-    _ci_profile(provider, oauthcli_home)
-    env = _ci_env(oauthcli_home)
     first = _token(env)
     grants = provider.count_grants("client_credentials", client_id="ci-machine")
 
@@ -257,10 +260,8 @@ def _expire(home: Path, left: float = -10, lifetime: float = 600) -> None:
 
 
 def test_an_expired_token_gets_a_new_grant_not_a_refresh(
-    provider: LocalProvider, oauthcli_home: Path
+    provider: LocalProvider, oauthcli_home: Path, env: dict[str, str]
 ) -> None:
-    _ci_profile(provider, oauthcli_home)
-    env = _ci_env(oauthcli_home)
     first = _token(env)
     _expire(oauthcli_home)
     grants = provider.count_grants("client_credentials", client_id="ci-machine")
@@ -289,10 +290,8 @@ def test_min_ttl_decides_when_a_new_grant_is_made(
 
 
 def test_concurrent_token_calls_make_one_grant(
-    provider: LocalProvider, oauthcli_home: Path
+    provider: LocalProvider, env: dict[str, str]
 ) -> None:
-    _ci_profile(provider, oauthcli_home)
-    env = _ci_env(oauthcli_home)
     grants = provider.count_grants("client_credentials", client_id="ci-machine")
 
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
@@ -359,10 +358,8 @@ def test_a_wrong_secret_is_invalid_client_and_is_never_printed(
 
 
 def test_a_missing_secret_is_a_usage_error_that_names_the_variable(
-    provider: LocalProvider, oauthcli_home: Path
+    env: dict[str, str],
 ) -> None:
-    _ci_profile(provider, oauthcli_home)
-    env = _ci_env(oauthcli_home)
     del env["OAUTHCLI_CLIENT_SECRET"]
 
     result = oauthcli("token", "--profile", "ci", env=env)
@@ -372,10 +369,8 @@ def test_a_missing_secret_is_a_usage_error_that_names_the_variable(
 
 
 def test_login_for_a_ci_profile_gets_a_new_token_without_a_browser(
-    provider: LocalProvider, oauthcli_home: Path
+    env: dict[str, str],
 ) -> None:
-    _ci_profile(provider, oauthcli_home)
-    env = _ci_env(oauthcli_home)
     first = _token(env)
 
     result = oauthcli("login", "--profile", "ci", env=env)
@@ -409,10 +404,8 @@ def test_login_with_flags_alone_then_token_reuses_the_stored_settings(
 
 
 def test_status_shows_a_ci_profile_as_logged_in_without_refresh(
-    provider: LocalProvider, oauthcli_home: Path
+    oauthcli_home: Path, env: dict[str, str]
 ) -> None:
-    _ci_profile(provider, oauthcli_home)
-    env = _ci_env(oauthcli_home)
     _token(env)
     _expire(oauthcli_home)
 
@@ -427,10 +420,8 @@ def test_status_shows_a_ci_profile_as_logged_in_without_refresh(
 
 
 def test_logout_revokes_the_machine_token_and_forgets_it(
-    provider: LocalProvider, oauthcli_home: Path
+    provider: LocalProvider, oauthcli_home: Path, env: dict[str, str]
 ) -> None:
-    _ci_profile(provider, oauthcli_home)
-    env = _ci_env(oauthcli_home)
     token = _token(env)
 
     result = oauthcli("logout", "--profile", "ci", env=env)
@@ -595,11 +586,9 @@ client_assertion_key = "keys/ci.pem"
 
 
 def test_logout_without_the_secret_forgets_the_token_and_says_why_not_revoked(
-    provider: LocalProvider, oauthcli_home: Path
+    provider: LocalProvider, oauthcli_home: Path, env: dict[str, str]
 ) -> None:
-    _ci_profile(provider, oauthcli_home)
-    token = _token(_ci_env(oauthcli_home))
-    env = _ci_env(oauthcli_home)
+    token = _token(env)
     del env["OAUTHCLI_CLIENT_SECRET"]
 
     result = oauthcli("logout", "--profile", "ci", env=env)
