@@ -175,6 +175,16 @@ def test_tok_03_huge_integer_expires_in_is_clamped_not_a_crash() -> None:
     assert result.expires_at == NOW + MAX_EXPIRES_IN
 
 
+def test_tok_03_huge_negative_integer_expires_in_is_rejected_not_a_crash() -> None:
+    # min() left -10**400 as it was, and math.isfinite() raised OverflowError.
+    body = f'{{"access_token": "{ACCESS_TOKEN}", "token_type": "Bearer", '
+    body += '"expires_in": -1' + "0" * 400 + "}"
+
+    error = invalid(answer(body.encode()))
+
+    assert error.message == "the token response's expires_in is negative or not finite"
+
+
 def test_tok_03_long_digit_string_is_clamped_or_rejected_cleanly() -> None:
     doc = tokens(expires_in="9" * 12)
 

@@ -133,8 +133,8 @@ def _expires_in(value: Any) -> float | None:
             "the token response's expires_in is not a number",
             code="invalid_token_response",
         )
-    if isinstance(value, int):
-        value = min(value, MAX_EXPIRES_IN)  # before float(): huge ints overflow
+    if isinstance(value, int):  # before float(): huge ints overflow, either sign
+        value = max(min(value, MAX_EXPIRES_IN), -1)
     if not math.isfinite(value) or value < 0:
         raise ValidationError(
             "the token response's expires_in is negative or not finite",
