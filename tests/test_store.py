@@ -14,7 +14,9 @@ import pytest
 from oauthcli.errors import LocalError
 from oauthcli.store import (
     StoreDamaged,
+    check_writable,
     delete_entry,
+    filesystem_type,
     profile_path,
     read_entry,
     set_aside,
@@ -324,3 +326,70 @@ def test_a_planted_store_file_is_refused_before_a_login_starts(tmp_path: Path) -
     with pytest.raises(LocalError) as caught:
         check_writable("default")
     assert "symlink" in caught.value.message
+
+
+# ST-28: a store on a network filesystem, told from /proc/self/mountinfo.
+MOUNTINFO = """\
+22 1 252:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw
+30 22 0:45 / /home rw,relatime shared:12 - nfs4 server:/export/home rw,vers=4.2
+31 30 252:2 / /home/alice/local rw,relatime shared:13 - ext4 /dev/vdb1 rw
+32 22 0:46 / /mnt/team\\040share rw,relatime - cifs //nas/team rw
+33 22 0:47 / /srv rw,relatime master:4 propagate_from:2 - fuse.sshfs alice@box: rw
+34 22 0:48 / /srv rw,relatime - tmpfs tmpfs rw
+35 22 0:49 / /homework rw - xfs /dev/vdc1 rw
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/home/alice/.local/share/oauthcli/profiles", "nfs4"),
+        ("/home", "nfs4"),
+        ("/home/alice/local/oauthcli", "ext4"),  # a local disk mounted inside
+        ("/homework/oauthcli", "xfs"),  # /home is no prefix of /homework
+        ("/mnt/team share/oauthcli", "cifs"),  # \040 is a space
+        ("/srv/oauthcli", "tmpfs"),  # mounted over the sshfs: the last one wins
+        ("/var/lib/oauthcli", "ext4"),
+    ],
+)
+def test_st_28_the_filesystem_of_a_path_is_read_from_mountinfo(
+    path: str, expected: str
+) -> None:
+    assert filesystem_type(path, MOUNTINFO) == expected
+
+
+def test_st_28_lines_that_are_not_mountinfo_are_skipped() -> None:
+    assert filesystem_type("/x", "") is None
+    assert filesystem_type("/x", "garbage\n1 2 3\n22 1 252:1 / / rw - \n") is None
+
+
+def test_st_28_a_login_warns_when_the_store_is_on_a_network_filesystem(
+    home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from oauthcli import store
+
+    fake = tmp_path / "mountinfo"
+    real_home = os.path.realpath(tmp_path)
+    fake.write_text(
+        "22 1 252:1 / / rw - ext4 /dev/vda1 rw\n"
+        f"40 22 0:50 / {real_home} rw - nfs4 server:/export rw\n"
+    )
+    monkeypatch.setattr(store, "MOUNTINFO", str(fake))
+
+    check_writable("default")
+
+    warning = capsys.readouterr().err
+    assert "is on a network filesystem (nfs4)" in warning
+    assert "OAUTHCLI_HOME" in warning
+    write_entry("default", DOCUMENT)  # allowed all the same
+    assert read_entry("default") == {**DOCUMENT, "version": 1}
+
+
+def test_st_28_a_store_on_a_local_disk_gets_no_warning(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    check_writable("default")  # tmp_path is on a local filesystem here
+    assert capsys.readouterr().err == ""

@@ -34,9 +34,11 @@ __all__ = [
     "config_file",
     "default_profile",
     "delete_entry",
+    "filesystem_type",
     "fresh_access_token",
     "home",
     "list_profiles",
+    "network_filesystem",
     "private_lock",
     "profile_lock",
     "profile_path",
@@ -216,10 +218,25 @@ def check_private_dir(path: str, what: str = "store directory") -> None:
 
 
 def check_writable(profile: str) -> None:
-    """Fail now, not after a login, if ``profile`` cannot be stored."""
+    """Fail now, not after a login, if ``profile`` cannot be stored.
+
+    A store on a network filesystem is allowed, with a warning (ST-28).
+    """
     path = _profile_file(profile)
     check_private_dir(os.path.dirname(os.path.dirname(path)))
     check_private_dir(os.path.dirname(path))
+    network = network_filesystem(os.path.dirname(path))
+    if network is not None:
+        import sys
+
+        print(
+            f"oauthcli: warning: {os.path.dirname(path)} is on a network "
+            f"filesystem ({network}), where file locks may not hold between "
+            "machines: two machines that refresh this profile at once can end "
+            "its login. Each write still replaces the file whole. To avoid "
+            "it, set OAUTHCLI_HOME to a local directory.",
+            file=sys.stderr,
+        )
     lock = path.removesuffix(".json") + ".lock"
     for candidate, what in ((path, "store file"), (lock, "lock file")):
         try:
@@ -236,6 +253,78 @@ def check_writable(profile: str) -> None:
                 "file or not yours; remove it and try again",
                 code="store_failed",
             )
+
+
+# Filesystems whose file locks may not hold between machines (ST-28): two
+# machines sharing the home directory could refresh at once with the same
+# refresh token, and a provider that rotates refresh tokens then revokes the
+# login. The rename that replaces a store file stays atomic on all of them.
+NETWORK_FILESYSTEMS = frozenset(
+    {
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb3",
+        "smbfs",
+        "9p",
+        "afs",
+        "ceph",
+        "lustre",
+        "gpfs",
+        "fuse.sshfs",
+        "fuse.glusterfs",
+        "fuse.s3fs",
+        "fuse.rclone",
+    }
+)
+MOUNTINFO = "/proc/self/mountinfo"
+
+
+def network_filesystem(path: str) -> str | None:
+    """The type of the network filesystem that holds ``path``, or None.
+
+    Read from ``/proc/self/mountinfo`` (Linux); None where there is none.
+    """
+    try:
+        with open(MOUNTINFO, encoding="utf-8", errors="surrogateescape") as info:
+            mountinfo = info.read()
+    except OSError:
+        return None
+    kind = filesystem_type(os.path.realpath(path), mountinfo)
+    return kind if kind in NETWORK_FILESYSTEMS else None
+
+
+def filesystem_type(path: str, mountinfo: str) -> str | None:
+    """The filesystem type of the mount that holds ``path`` (absolute, resolved).
+
+    ``mountinfo`` is the text of ``/proc/self/mountinfo`` (proc(5)): the
+    mount point is the fifth field, octal-escaped, and the type follows the
+    ``-`` that ends the optional fields. The longest mount point that
+    contains ``path`` wins; of equal ones the last, mounted over the others.
+    """
+    found: tuple[int, str] | None = None
+    for line in mountinfo.splitlines():
+        fields = line.split(" ")
+        if len(fields) < 8 or "-" not in fields[6:]:
+            continue
+        separator = fields.index("-", 6)
+        if separator + 1 >= len(fields) or not fields[separator + 1]:
+            continue
+        mount_point = _unescape_octal(fields[4])
+        inside = mount_point == "/" or path == mount_point
+        inside = inside or path.startswith(mount_point.rstrip("/") + "/")
+        if inside and (found is None or len(mount_point) >= found[0]):
+            found = (len(mount_point), fields[separator + 1])
+    return found[1] if found else None
+
+
+def _unescape_octal(text: str) -> str:
+    """``\\040`` -> space: how mountinfo writes space, tab, newline and ``\\``."""
+    if "\\" not in text:
+        return text
+    import re
+
+    return re.sub(r"\\([0-7]{3})", lambda match: chr(int(match[1], 8)), text)
 
 
 def _open_private(path: str) -> int | None:
