@@ -18,7 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,8 +35,9 @@ from oauthcli.store import ORPHAN_AGE, list_profiles, read_entry, write_entry
 WORKER: Path = TESTS_DIR / "crashworker.py"
 KILLS = int(os.environ.get("OAUTHCLI_CRASH_KILLS", "1000"))
 SEED = int(os.environ.get("OAUTHCLI_CRASH_SEED", "8"))
-CALIBRATION_ROUNDS = 10  # each, after one to warm up
-KILL_SPAN = 1.2  # kills fall within 1.2 times an operation's usual duration
+CALIBRATION_ROUNDS = 10  # unharmed rounds that set the moments of the kills
+RECALIBRATE_EVERY = 50  # kills, after which one more unharmed round each
+KILL_SPAN = 1.1  # kills fall within 1.1 times an operation's usual duration
 
 WRITER = """
 import os, sys, time
@@ -162,7 +163,12 @@ def landed(answer: dict[str, Any]) -> str:
 
 class Rounds:
     """One kind of round per profile: ``write`` on "writes", ``refresh`` on
-    "default"; each checks the store after the child's end."""
+    "default"; each checks the store after the child's end.
+
+    The moment of a kill is drawn from how long the operation took in the
+    last few rounds that nothing killed, so that it follows the machine's
+    load: most kills land inside the operation, a few after its end.
+    """
 
     def __init__(self, home: Path, server: ForkServer, provider: PairRecorder) -> None:
         self.home = home
@@ -170,49 +176,47 @@ class Rounds:
         self.provider = provider
         self.generation = 0
         self.tally: Counter[tuple[str, str, str]] = Counter()
+        self.unharmed: dict[str, deque[float]] = {
+            op: deque(maxlen=CALIBRATION_ROUNDS) for op in ("write", "refresh")
+        }
         write_entry("writes", generation_document(0))
 
-    def write(self, kill_after: float | None) -> dict[str, Any]:
-        old = stored_pair(self.home, "writes")
-        self.generation += 1
-        answer = self.server.run(
-            op="write",
-            profile="writes",
-            generation=self.generation,
-            kill_after=kill_after,
-        )
-        pair = stored_pair(self.home, "writes")
-        new = (f"at-{self.generation}", f"rt-{self.generation}")
-        assert pair in (old, new), "a mix, or an older pair than before"
-        return self.count("write", answer, pair == old)
-
-    def refresh(self, kill_after: float | None) -> dict[str, Any]:
-        old = stored_pair(self.home, "default")
-        answer = self.server.run(op="refresh", profile="default", kill_after=kill_after)
-        pair = stored_pair(self.home, "default")
-        # Compared, never shown: a failure must not print tokens.
-        issued = self.provider.order
-        one_pair = self.provider.pairs.get(pair[0]) == pair[1]
-        assert one_pair, "an access token stored with another's refresh token"
-        assert issued[pair[0]] >= issued[old[0]], "an older pair than before"
-        return self.count("refresh", answer, pair == old)
-
-    def count(self, op: str, answer: dict[str, Any], old: bool) -> dict[str, Any]:
+    def kill(self, op: str, rng: random.Random) -> None:
+        """One round of ``op`` with a kill at a random moment."""
+        usual = statistics.median(self.unharmed[op])
+        answer, old = self.run(op, rng.uniform(0, usual * KILL_SPAN))
         assert answer["killed"] or answer["exit"] == 0, answer
         self.tally[op, landed(answer), "old" if old else "new"] += 1
-        return answer
 
-    def calibrate(self) -> dict[str, float]:
-        """How long each operation takes when nothing kills it (median)."""
-        seconds: dict[str, list[float]] = {"write": [], "refresh": []}
-        for round_number in range(1 + CALIBRATION_ROUNDS):
-            for op, run in (("write", self.write), ("refresh", self.refresh)):
-                answer = run(None)
+    def calibrate(self, rounds: int = CALIBRATION_ROUNDS) -> None:
+        """Rounds that nothing kills: how long each operation takes now."""
+        for op in ("write", "refresh"):
+            for _ in range(rounds):
+                answer, _ = self.run(op, None)
+                assert answer["exit"] == 0, answer
                 assert answer["trace"].endswith("d"), answer
-                if round_number > 0:  # the first warms the page cache up
-                    seconds[op].append(answer["seconds"])
-        self.tally.clear()
-        return {op: statistics.median(times) for op, times in seconds.items()}
+                self.unharmed[op].append(answer["seconds"])
+
+    def run(self, op: str, kill_after: float | None) -> tuple[dict[str, Any], bool]:
+        """Run ``op``, check the store; the answer, and whether it kept the old pair."""
+        profile = "writes" if op == "write" else "default"
+        old = stored_pair(self.home, profile)
+        extra = {}
+        if op == "write":
+            self.generation += 1
+            extra["generation"] = self.generation
+        answer = self.server.run(op=op, profile=profile, kill_after=kill_after, **extra)
+        pair = stored_pair(self.home, profile)
+        if op == "write":
+            new = (f"at-{self.generation}", f"rt-{self.generation}")
+            assert pair in (old, new), "a mix, or an older pair than before"
+        else:
+            # Compared, never shown: a failure must not print tokens.
+            issued = self.provider.order
+            one_pair = self.provider.pairs.get(pair[0]) == pair[1]
+            assert one_pair, "an access token stored with another's refresh token"
+            assert issued[pair[0]] >= issued[old[0]], "an older pair than before"
+        return answer, pair == old
 
 
 def test_st_07_writers_killed_mid_write_or_mid_refresh_leave_old_or_new_tokens(
@@ -228,14 +232,17 @@ def test_st_07_writers_killed_mid_write_or_mid_refresh_leave_old_or_new_tokens(
         )
         login(constants, opener=ScriptedUser(), notify=lambda _: None)
         rounds = Rounds(oauthcli_home, fork_server, provider)
-        usual = rounds.calibrate()
-        answered_before = len(provider.pairs)
+        rounds.calibrate(1)  # warms the page cache up
+        rounds.calibrate()
+        answered = -len(provider.pairs)
 
         for kill in range(KILLS):
-            op = ("write", "refresh")[kill % 2]
-            run = rounds.write if op == "write" else rounds.refresh
-            run(rng.uniform(0, usual[op] * KILL_SPAN))
-        answered = len(provider.pairs) - answered_before
+            if kill and kill % RECALIBRATE_EVERY == 0:
+                rounds.calibrate(1)
+                answered -= 1
+            rounds.kill(("write", "refresh")[kill % 2], rng)
+        answered += len(provider.pairs)
+        usual = {op: statistics.median(times) for op, times in rounds.unharmed.items()}
     elapsed = time.monotonic() - started
 
     # The temporary files of killed writers are never read as a profile,
