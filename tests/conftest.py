@@ -9,11 +9,14 @@ browser is found by Python's ``webbrowser``:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from localprovider import (
     CHROMIUM_USER,
@@ -27,6 +30,19 @@ from localprovider import (
 )
 
 __all__ = ["browser_command"]
+
+# Property tests (tests/test_properties.py): "ci", the default, keeps each
+# parser to a second or two; HYPOTHESIS_PROFILE=long tries a hundred times
+# more examples and keeps failing ones in .hypothesis/ to replay first. The
+# deadline is per example: a parser that needs longer than that for a small
+# input fails the test even when it finally answers.
+settings.register_profile(
+    "ci", max_examples=200, deadline=timedelta(seconds=1), database=None
+)
+settings.register_profile(
+    "long", max_examples=20_000, deadline=timedelta(seconds=2), print_blob=True
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")
