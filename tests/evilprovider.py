@@ -7,8 +7,15 @@ discovery (OIDC and RFC 8414 paths), JWKS at a path that differs per run,
 ``code``, ``state`` and ``iss``), ``/token`` (codes bound to the client,
 ``redirect_uri`` and ``code_challenge`` of their authorization request; PKCE
 S256 checked; refresh tokens rotated; device codes), ``/userinfo``,
-``/revoke`` and ``/device_authorization``. Keys (RSA and EC) are generated
-once per test run with ``cryptography``; ID tokens are signed with PyJWT.
+``/revoke`` and ``/device_authorization``; ``/par`` (RFC 9126: 201 with a
+one-time ``request_uri`` that ``/authorize`` resolves) and DPoP (RFC 9449):
+a ``DPoP`` proof at ``/par`` or ``/token`` is checked (``typ``, ES256,
+``jwk``, signature, ``htm``, ``htu``, ``iat``, ``jti`` once) and binds the
+code, the access and the refresh token to its key (``token_type`` DPoP);
+``/resource`` is a resource server that takes Bearer tokens, and DPoP-bound
+ones only as ``DPoP`` with a proof whose ``ath`` matches. Keys (RSA and EC)
+are generated once per test run with ``cryptography``; ID tokens are signed
+with PyJWT.
 
 ``EvilProvider(mode="github")`` behaves as GitHub's OAuth apps do instead:
 no discovery document, JWKS, userinfo or revocation endpoint (404); GitHub's
@@ -38,7 +45,14 @@ It is honest until a test switches one misbehaviour on, through attributes:
 - ``forward_authorize``: answer ``/authorize`` with a 303 elsewhere;
 - ``device_answers``: the errors (``authorization_pending``, ``slow_down``,
   ``access_denied``...) that polls of a device code get, in order, before the
-  user approves.
+  user approves;
+- ``par_status`` and ``par_overrides``: the PAR answer's status and members;
+- ``dpop_nonce`` (``/par`` and ``/token``) and ``resource_nonce``
+  (``/resource``): ``"never"`` sends no nonce, ``"once"`` asks a proof
+  without a nonce for one (``use_dpop_nonce``), ``"always"`` asks every
+  proof for a new one; ``resource_scheme`` spells the resource's challenge
+  scheme (``dpop``, ``DPOP``); ``dpop_token_type`` is the ``token_type`` of
+  a DPoP-bound token (``Bearer`` answers a DPoP request with a bearer one).
 
 Every request is logged (``log``): method, path, endpoint name, query, form
 and headers, values included (tests look for secrets in them).
@@ -291,6 +305,25 @@ class Grant:
     scope: str
     nonce: str | None
     used: bool = False
+    dpop_jkt: str | None = None  # the key the code is bound to (RFC 9449 10)
+
+
+@dataclass(frozen=True)
+class Proof:
+    """One DPoP proof the provider received, checked: ``error`` None if good."""
+
+    endpoint: str
+    header: Mapping[str, Any]
+    claims: Mapping[str, Any]
+    jkt: str | None
+    error: str | None
+
+
+def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
+    """RFC 7638 for an EC key: the required members, sorted, no whitespace."""
+    members = {name: jwk[name] for name in ("crv", "kty", "x", "y")}
+    canonical = json.dumps(members, sort_keys=True, separators=(",", ":"))
+    return b64url(hashlib.sha256(canonical.encode()).digest())
 
 
 @dataclass
@@ -403,6 +436,8 @@ class EvilProvider:
             "userinfo": f"{p}/userinfo",
             "revoke": f"{p}/revoke",
             "device_authorization": f"{p}/device_authorization",
+            "par": f"{p}/par",
+            "resource": f"{p}/resource",
         }
         if self.github:
             self.paths.update(
@@ -434,6 +469,12 @@ class EvilProvider:
         self.rotate_refresh = True
         self.device_answers: list[str] = []
         self.form_encoded = False  # github mode: even when JSON is accepted
+        self.par_status = 201
+        self.par_overrides: dict[str, Any] = {}
+        self.dpop_nonce = "never"
+        self.resource_nonce = "never"
+        self.resource_scheme = "DPoP"
+        self.dpop_token_type = "DPoP"
 
         # What happened.
         self.log: list[Logged] = []
@@ -443,6 +484,11 @@ class EvilProvider:
         self.access_tokens: dict[str, Grant] = {}
         self.device_codes: dict[str, Grant] = {}
         self.revoked: list[str] = []
+        self.pushed: dict[str, dict[str, str]] = {}  # request_uri: parameters
+        self.proofs: list[Proof] = []
+        self.bound: dict[str, str] = {}  # token: the jkt it is bound to
+        self._jtis: set[str] = set()
+        self._nonces: set[str] = set()
 
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -545,6 +591,8 @@ class EvilProvider:
             ],
             "scopes_supported": ["openid", "profile", "email", "offline_access"],
             "authorization_response_iss_parameter_supported": True,
+            "pushed_authorization_request_endpoint": self.url("par"),
+            "dpop_signing_alg_values_supported": ["ES256"],
         }
         return _merge(document, self.metadata_overrides)
 
@@ -632,6 +680,8 @@ class EvilProvider:
             "revoke": self._revoke,
             "device_authorization": self._device_authorization,
             "api_user": self._api_user,
+            "par": self._par,
+            "resource": self._resource,
         }.get(endpoint)
         if answer is None:
             self._send(handler, 404, b"not found", {"Content-Type": "text/plain"})
@@ -706,6 +756,13 @@ class EvilProvider:
             self._send(handler, 303, b"", {"Location": location})
             return
         params = request.query
+        if "request_uri" in params:
+            with self._lock:
+                pushed = self.pushed.pop(params["request_uri"], None)  # once
+            if pushed is None or pushed.get("client_id") != params.get("client_id"):
+                self._send(handler, 400, b"unknown or used request_uri")
+                return
+            params = pushed
         client = self.clients.get(params.get("client_id", ""))
         redirect_uri = params.get("redirect_uri", "")
         target = urlsplit(redirect_uri)
@@ -738,6 +795,7 @@ class EvilProvider:
                     params["code_challenge"],
                     params.get("scope", ""),
                     params.get("nonce"),
+                    dpop_jkt=params.get("dpop_jkt"),
                 )
                 self.issued.append(code)
             answer["code"] = code
@@ -806,6 +864,9 @@ class EvilProvider:
         if client is None:
             self._error(handler, request, "invalid_client", 401)
             return
+        answered, jkt = self._dpop(handler, request, "token", self.dpop_nonce)
+        if answered:
+            return
         form = request.form
         if form.get("grant_type") == "authorization_code":
             with self._lock:
@@ -821,10 +882,11 @@ class EvilProvider:
                 or grant.redirect_uri != form.get("redirect_uri")
                 or len(verifier) < 43
                 or s256(verifier) != grant.code_challenge
+                or (grant.dpop_jkt is not None and grant.dpop_jkt != jkt)
             ):
                 self._error(handler, request, "invalid_grant")
                 return
-            self._send_tokens(handler, request, grant, refresh=False)
+            self._send_tokens(handler, request, grant, refresh=False, jkt=jkt)
             return
         if form.get("grant_type") == DEVICE_CODE_GRANT:
             self._device_token(handler, request, client)
@@ -832,12 +894,13 @@ class EvilProvider:
         if form.get("grant_type") == "refresh_token":
             with self._lock:
                 grant = self.refresh_tokens.get(form.get("refresh_token", ""))
-                if grant is not None and self.rotate_refresh:
+                bound = self.bound.get(form.get("refresh_token", ""))
+                if grant is not None and self.rotate_refresh and bound == jkt:
                     del self.refresh_tokens[form["refresh_token"]]
-            if grant is None or grant.client_id != client.client_id:
+            if grant is None or grant.client_id != client.client_id or bound != jkt:
                 self._error(handler, request, "invalid_grant")
                 return
-            self._send_tokens(handler, request, grant, refresh=True)
+            self._send_tokens(handler, request, grant, refresh=True, jkt=jkt)
             return
         self._error(handler, request, "unsupported_grant_type")
 
@@ -863,13 +926,19 @@ class EvilProvider:
         self._send_tokens(handler, request, grant, refresh=False)
 
     def _send_tokens(
-        self, handler: _Handler, request: Logged, grant: Grant, *, refresh: bool
+        self,
+        handler: _Handler,
+        request: Logged,
+        grant: Grant,
+        *,
+        refresh: bool,
+        jkt: str | None = None,
     ) -> None:
         access_token = ("gho_" if self.github else "") + secrets.token_urlsafe(32)
         refresh_token = secrets.token_urlsafe(32)
         document: dict[str, Any] = {
             "access_token": access_token,
-            "token_type": "Bearer",
+            "token_type": self.dpop_token_type if jkt else "Bearer",
             "expires_in": 300,
             "refresh_token": refresh_token,
             "scope": grant.scope,
@@ -893,6 +962,8 @@ class EvilProvider:
             self.access_tokens[access_token] = grant
             if document.get("refresh_token") == refresh_token:
                 self.refresh_tokens[refresh_token] = grant
+            if jkt is not None:
+                self.bound[access_token] = self.bound[refresh_token] = jkt
         self._answer(handler, request, document)
 
     def _userinfo(self, handler: _Handler, request: Logged) -> None:
@@ -917,6 +988,138 @@ class EvilProvider:
             self._send(handler, 401, body, {"Content-Type": "application/json"})
             return
         self._send_json(handler, {"login": SUBJECT, "email": EMAIL})
+
+    # Pushed authorization requests and DPoP.
+
+    def _par(self, handler: _Handler, request: Logged) -> None:
+        """RFC 9126 section 2: keep the parameters, answer with a reference."""
+        client = self._client(request)
+        if client is None:
+            self._error(handler, request, "invalid_client", 401)
+            return
+        answered, jkt = self._dpop(handler, request, "par", self.dpop_nonce)
+        if answered:
+            return
+        params = {
+            key: value
+            for key, value in request.form.items()
+            if key not in ("client_secret", "client_assertion")
+        }
+        if jkt is not None and params.setdefault("dpop_jkt", jkt) != jkt:
+            self._error(handler, request, "invalid_request")
+            return
+        request_uri = "urn:ietf:params:oauth:request_uri:" + secrets.token_urlsafe(24)
+        with self._lock:
+            self.pushed[request_uri] = params
+        answer = _merge(
+            {"request_uri": request_uri, "expires_in": 60}, self.par_overrides
+        )
+        self._send_json(handler, answer, self.par_status)
+
+    def _new_nonce(self) -> str:
+        nonce = secrets.token_urlsafe(16)
+        with self._lock:
+            self._nonces.add(nonce)
+        return nonce
+
+    def check_proof(
+        self,
+        proof: str,
+        endpoint: str,
+        method: str,
+        access_token: str | None = None,
+    ) -> Proof:
+        """Check one DPoP proof (RFC 9449 section 4.3); record and return it."""
+        header: dict[str, Any] = {}
+        claims: dict[str, Any] = {}
+        jkt: str | None = None
+        error: str | None = None
+        try:
+            header = jwt.get_unverified_header(proof)
+            jwk = header.get("jwk")
+            if header.get("typ") != "dpop+jwt" or header.get("alg") != "ES256":
+                raise ValueError("typ or alg")
+            if not isinstance(jwk, dict) or "d" in jwk:
+                raise ValueError("jwk")
+            key = jwt.PyJWK(jwk).key
+            claims = jwt.decode(proof, key, algorithms=["ES256"])
+            jkt = jwk_thumbprint(jwk)
+            with self._lock:
+                replayed = claims.get("jti") in self._jtis
+                self._jtis.add(str(claims.get("jti")))
+            if not isinstance(claims.get("jti"), str) or replayed:
+                raise ValueError("jti")
+            if claims.get("htm") != method or claims.get("htu") != self.url(endpoint):
+                raise ValueError("htm or htu")
+            if not abs(time.time() - float(claims.get("iat", 0))) < 60:
+                raise ValueError("iat")
+            if access_token is not None and claims.get("ath") != b64url(
+                hashlib.sha256(access_token.encode()).digest()
+            ):
+                raise ValueError("ath")
+        except (ValueError, TypeError, KeyError, jwt.PyJWTError) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        checked = Proof(endpoint, header, claims, jkt, error)
+        with self._lock:
+            self.proofs.append(checked)
+        return checked
+
+    def _wants_nonce(self, proof: Proof, mode: str) -> bool:
+        """Whether this proof must be answered with ``use_dpop_nonce``."""
+        if mode == "always":
+            return True
+        if mode == "once":
+            with self._lock:
+                return proof.claims.get("nonce") not in self._nonces
+        return False
+
+    def _dpop(
+        self, handler: _Handler, request: Logged, endpoint: str, mode: str
+    ) -> tuple[bool, str | None]:
+        """Whether an error was answered, and the jkt of the request's proof."""
+        proof = request.headers.get("dpop")
+        if proof is None:
+            return False, None
+        checked = self.check_proof(proof, endpoint, "POST")
+        if checked.error is not None:
+            self._error(handler, request, "invalid_dpop_proof")
+            return True, None
+        if self._wants_nonce(checked, mode):
+            self._send(
+                handler,
+                400,
+                json.dumps({"error": "use_dpop_nonce"}).encode(),
+                {"Content-Type": "application/json", "DPoP-Nonce": self._new_nonce()},
+            )
+            return True, None
+        return False, checked.jkt
+
+    def _resource(self, handler: _Handler, request: Logged) -> None:
+        """A resource server: Bearer tokens, and DPoP-bound ones with a proof."""
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        with self._lock:
+            known = token in self.access_tokens
+            bound = self.bound.get(token)
+        challenge = f'{self.resource_scheme} algs="ES256", error="invalid_token"'
+        headers: dict[str, str] = {}
+        if bound is None:
+            good = known and scheme == "Bearer"
+        elif scheme != "DPoP" or "dpop" not in request.headers:
+            good = False  # never downgraded to Bearer (RFC 9449 section 7.2)
+        else:
+            checked = self.check_proof(
+                request.headers["dpop"], "resource", request.method, token
+            )
+            good = known and checked.error is None and checked.jkt == bound
+            if good and self._wants_nonce(checked, self.resource_nonce):
+                good = False
+                challenge = f'{self.resource_scheme} error="use_dpop_nonce"'
+                headers["DPoP-Nonce"] = self._new_nonce()
+        if not good:
+            headers["WWW-Authenticate"] = challenge
+            self._send(handler, 401, b"", headers)
+            return
+        self._send_json(handler, {"sub": SUBJECT})
 
     def _revoke(self, handler: _Handler, request: Logged) -> None:
         if self._client(request) is None:
@@ -1084,8 +1287,10 @@ class ScriptedUser:
             self.done.set()
 
     def _walk(self, client: httpx.Client, url: str) -> None:
-        redirect_uri = dict(parse_qsl(urlsplit(url).query)).get("redirect_uri", "")
-        target = urlsplit(redirect_uri)
+        redirect_uri = dict(parse_qsl(urlsplit(url).query)).get("redirect_uri")
+        # A pushed request's URL has no redirect_uri: the first redirect away
+        # from the provider goes there.
+        target = urlsplit(redirect_uri) if redirect_uri else None
         location = url
         for _ in range(5):
             response = client.get(location)
@@ -1094,11 +1299,17 @@ class ScriptedUser:
                 return
             location = urljoin(location, response.headers["location"])
             here = urlsplit(location)
-            if (here.netloc, here.path) == (target.netloc, target.path):
+            if target is None and here.netloc != urlsplit(url).netloc:
+                target = here
+            if target is not None and (here.netloc, here.path) == (
+                target.netloc,
+                target.path,
+            ):
                 break
         else:
             self.error = "too many redirects before the app's redirect_uri"
             return
+        assert target is not None
 
         pairs = parse_qsl(urlsplit(location).query, keep_blank_values=True)
 

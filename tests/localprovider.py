@@ -227,8 +227,13 @@ class LocalProvider:
         ttl: Mapping[str, int] | None = None,
         *,
         timeout: float = START_TIMEOUT,
+        options: Mapping[str, Any] | None = None,
     ) -> LocalProvider:
-        """Write the config into ``tmp_path``, start the server, wait for it."""
+        """Write the config into ``tmp_path``, start the server, wait for it.
+
+        ``options`` are more members of server.mjs's CONFIG.json (``dpop``,
+        ``dpop_nonce``, ``require_par``: see there).
+        """
         node = _node()
         tmp_path.mkdir(parents=True, exist_ok=True)
         config = {
@@ -236,6 +241,7 @@ class LocalProvider:
             "ttl": dict(ttl or {}),
             "events": str(tmp_path / "events.jsonl"),
             "exit_with_stdin": True,
+            **(options or {}),
         }
         config_path = tmp_path / "provider.json"
         config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")

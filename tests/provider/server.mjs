@@ -4,7 +4,11 @@
 //
 // CONFIG.json: {"clients": [...client metadata...], "ttl": {...seconds...},
 // "events": "/path/events.jsonl" (optional), "exit_with_stdin": true
-// (optional: stop when stdin reaches EOF)}. The server listens on
+// (optional: stop when stdin reaches EOF), "dpop": false (optional: no DPoP),
+// "dpop_nonce": true (optional: every DPoP proof must carry a nonce of the
+// server's), "require_par": true (optional: pushed authorization requests
+// only)}. DPoP (RFC 9449, ES256 among others) and PAR (RFC 9126) are on by
+// default, as oidc-provider ships them. The server listens on
 // 127.0.0.1 only, on a port the system picks, and prints one JSON line,
 // {"issuer": "http://127.0.0.1:PORT"}, once it answers. Warnings go to stderr.
 //
@@ -230,6 +234,18 @@ async function tokenExchange(ctx) {
   };
 }
 
+// DPoP as the test asks: off, on (nonces neither sent nor required), or on
+// with a nonce required in every proof (RFC 9449 section 8 and 9).
+function dpopFeature(config) {
+  if (config.dpop === false) {
+    return { enabled: false };
+  }
+  if (config.dpop_nonce === true) {
+    return { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true };
+  }
+  return { enabled: true };
+}
+
 function providerConfiguration(config, interactionPolicy, keys) {
   const policy = interactionPolicy.base();
   policy.get('consent').checks.remove('native_client_prompt');
@@ -293,6 +309,11 @@ function providerConfiguration(config, interactionPolicy, keys) {
       },
       devInteractions: { enabled: true },
       deviceFlow: { enabled: true },
+      dPoP: dpopFeature(config),
+      pushedAuthorizationRequests: {
+        enabled: true,
+        requirePushedAuthorizationRequests: config.require_par === true,
+      },
       introspection: { enabled: true },
       revocation: { enabled: true },
       userinfo: { enabled: true },
