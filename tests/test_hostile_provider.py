@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import gzip
+import hashlib
 import html
 import ipaddress
 import json
@@ -78,6 +79,7 @@ from oauthcli import (
     get_token_set,
     logout,
 )
+from oauthcli.refresh import get_credentials
 from oauthcli.session import LoginResult, login
 from oauthcli.store import read_entry, write_entry
 
@@ -756,6 +758,45 @@ def test_oidf_47_token_response_without_expires_in_is_accepted(
     assert result.tokens.expires_at is None
     assert stored_tokens(oauthcli_home)["expires_at"] is None
     assert get_token("default") == result.tokens.access_token
+
+
+@pytest.mark.parametrize("scheme", ["dpop", "DPOP", "dPoP"])
+def test_oidf_49_a_dpop_challenge_in_another_case_is_understood(
+    op: EvilProvider, oauthcli_home: Path, scheme: str
+) -> None:
+    log_in(op, dpop=True)
+    op.resource_scheme = scheme
+    op.resource_nonce = "once"
+
+    with httpx.Client(auth=BearerAuth(), trust_env=False) as client:
+        asked = client.get(op.url("resource"))  # use_dpop_nonce: one retry
+        op.access_tokens.clear()  # then invalid_token: one refresh
+        refused = client.get(op.url("resource"))
+
+    assert asked.status_code == 200
+    assert [r.headers["authorization"][:5] for r in op.requests("resource")] == [
+        "DPoP "
+    ] * 4
+    assert refused.status_code == 200
+    assert len(op.requests("token")) == 2  # the login, then one refresh
+
+
+def test_oidf_50_dpop_works_where_no_server_ever_sends_a_nonce(
+    op: EvilProvider, oauthcli_home: Path
+) -> None:
+    result = log_in(op, dpop=True)
+    refresh(oauthcli_home)
+    with httpx.Client(auth=BearerAuth(), trust_env=False) as client:
+        answer = client.get(op.url("resource"))
+
+    assert result.tokens.token_type == "DPoP"
+    assert answer.status_code == 200
+    assert [r.endpoint for r in op.requests() if "dpop" in r.headers] == [
+        "token",
+        "token",
+        "resource",
+    ]
+    assert all(p.error is None and "nonce" not in p.claims for p in op.proofs)
 
 
 # 2.1 PKCE
@@ -2027,26 +2068,393 @@ def test_lbk_10_provider_text_on_the_error_page_is_escaped(
     assert_safe_page(dict(page.headers), page.body.replace(shown, ""))
 
 
-# 2.13 Pushed authorization requests (not built: what must hold already)
+# 2.13 Pushed authorization requests
 
 
-def test_par_03_a_provider_that_requires_par_gets_no_plain_authorization_request(
+def pushed_login(
+    provider: EvilProvider, user: ScriptedUser | None = None, **changes: Any
+) -> LoginResult:
+    return log_in(provider, user, **{"par": True, **changes})
+
+
+def test_par_03_a_provider_that_requires_par_gets_its_parameters_pushed(
     op: EvilProvider, oauthcli_home: Path
 ) -> None:
-    """STYLE.md 21: "PAR is required by this provider and not supported yet"."""
-    op.paths["par"] = "/par"
+    op.metadata_overrides["require_pushed_authorization_requests"] = True
+    user = ScriptedUser()
+
+    log_in(op, user)
+
+    assert op.endpoints() == ["discovery", "par", "authorize", "token", "jwks"]
+    (url,) = user.urls
+    shown = dict(parse_qsl(urlsplit(url).query))
+    assert set(shown) == {"client_id", "request_uri"}
+    pushed = op.requests("par")[0].form
+    for name in ("state", "nonce", "code_challenge", "redirect_uri", "scope"):
+        assert pushed[name] not in url
+    token = op.requests("token")[0].form
+    assert s256(token["code_verifier"]) == pushed["code_challenge"]
+    assert token["redirect_uri"] == pushed["redirect_uri"]
+
+
+@pytest.mark.parametrize("required", [True, False], ids=["required", "par-flag"])
+def test_par_03_an_error_at_the_par_endpoint_ends_the_login_without_a_fallback(
+    op: EvilProvider, oauthcli_home: Path, required: bool
+) -> None:
+    op.metadata_overrides["require_pushed_authorization_requests"] = required
+    op.canned["par"] = Canned(400, {"error": "invalid_request"})
+    user = ScriptedUser()
+
+    error = refused(op, user, EndpointError, par=not required)
+
+    assert_rejected(error, op, oauthcli_home, code="invalid_request", after="par")
+    assert user.urls == []
+
+
+@pytest.mark.parametrize("required", [True, False], ids=["required", "par-flag"])
+def test_par_03_no_par_endpoint_ends_the_login_before_the_browser(
+    op: EvilProvider, oauthcli_home: Path, required: bool
+) -> None:
     op.metadata_overrides.update(
-        pushed_authorization_request_endpoint=op.url("par"),
-        require_pushed_authorization_requests=True,
+        pushed_authorization_request_endpoint=DELETE,
+        require_pushed_authorization_requests=required,
     )
     user = ScriptedUser()
 
-    error = refused(op, user)
+    error = refused(op, user, ValidationError, par=not required)
 
-    assert "PAR" in str(error) or "pushed" in str(error)
+    code = "invalid_metadata" if required else "unsupported"
+    assert_rejected(error, op, oauthcli_home, code=code, after="discovery")
+    assert "pushed_authorization_request_endpoint" in str(error)
     assert user.urls == []
-    assert "authorize" not in op.endpoints()
+
+
+def test_par_03_the_cli_says_what_the_par_endpoint_answered(
+    op: EvilProvider, oauthcli_home: Path, tmp_path: Path
+) -> None:
+    op.canned["par"] = Canned(
+        400, {"error": "invalid_request", "error_description": "bad scope"}
+    )
+    run = cli_login(op, oauthcli_home, tmp_path, "--par")
+    line = assert_cli_rejected(run, op, oauthcli_home)
+    assert "pushed authorization request endpoint" in line
+    assert "invalid_request" in line
+    assert run.users == []
+
+
+@pytest.mark.parametrize(
+    ("status", "members"),
+    [
+        (200, {}),
+        (201, {"request_uri": DELETE}),
+        (201, {"request_uri": 12345}),
+        (201, {"request_uri": ["urn:a"]}),
+        (201, {"expires_in": DELETE}),
+        (201, {"expires_in": 0}),
+        (201, {"expires_in": -1}),
+        (201, {"expires_in": "60"}),
+        (201, {"expires_in": True}),
+    ],
+)
+def test_par_02_a_malformed_par_answer_ends_the_login(
+    op: EvilProvider, oauthcli_home: Path, status: int, members: dict[str, Any]
+) -> None:
+    op.par_status = status
+    op.par_overrides = members
+    user = ScriptedUser()
+
+    error = refused(op, user, ValidationError, par=True)
+
+    assert_rejected(error, op, oauthcli_home, code="invalid_par_response", after="par")
+    assert user.urls == []
+
+
+def test_par_05_a_redirecting_par_endpoint_is_not_followed(
+    op: EvilProvider, other_op: EvilProvider, oauthcli_home: Path
+) -> None:
+    op.canned["par"] = Canned.redirect(other_op.url("par"), 307)
+    user = ScriptedUser()
+
+    error = refused(op, user, TransportError, par=True)
+
+    assert_rejected(error, op, oauthcli_home, code="unexpected_redirect", after="par")
+    assert other_op.requests() == []  # no state, verifier or challenge re-POSTed
+    assert user.urls == []
+
+
+def test_par_05_a_plain_http_par_endpoint_elsewhere_gets_nothing(
+    op: EvilProvider, oauthcli_home: Path
+) -> None:
+    address = non_loopback_ipv4()
+    observer = EvilProvider(host=address) if address else None
+    try:
+        endpoint = observer.url("par") if observer else "http://192.0.2.10/par"
+        op.metadata_overrides["pushed_authorization_request_endpoint"] = endpoint
+
+        error = refused(op, expected=ValidationError, par=True)
+
+        assert error.code == "insecure_url"
+        assert observer is None or observer.requests() == []
+    finally:
+        if observer is not None:
+            observer.stop()
+    assert op.endpoints() == ["discovery"]
     assert_nothing_stored(oauthcli_home, op)
+
+
+def test_par_06_a_nonce_asked_for_at_the_par_endpoint_gets_one_retry(
+    op: EvilProvider, oauthcli_home: Path
+) -> None:
+    op.dpop_nonce = "once"
+
+    result = pushed_login(op, dpop=True)
+
+    first, second = op.requests("par")
+    assert "nonce" not in proof_claims(first)
+    assert proof_claims(second)["nonce"]
+    assert len(op.requests("token")) == 1  # the nonce was remembered
+    keys = {proof.jkt for proof in op.proofs}
+    assert keys == {second.form["dpop_jkt"], stored_dpop(oauthcli_home)["jkt"]}
+    assert op.bound[result.tokens.access_token] == second.form["dpop_jkt"]
+
+
+def test_par_06_a_par_endpoint_that_wants_a_new_nonce_every_time_gets_one_retry(
+    op: EvilProvider, oauthcli_home: Path
+) -> None:
+    op.dpop_nonce = "always"
+    user = ScriptedUser()
+
+    error = refused(op, user, EndpointError, par=True, dpop=True)
+
+    assert_rejected(error, op, oauthcli_home, code="use_dpop_nonce", after="par")
+    assert len(op.requests("par")) == 2
+    assert user.urls == []
+
+
+# 2.14 DPoP
+
+
+def proof_claims(request: Logged) -> dict[str, Any]:
+    """The claims of the DPoP proof a request carried."""
+    return token_parts(request.headers["dpop"])[1]
+
+
+def sha256_b64url(value: str) -> str:
+    return b64url(hashlib.sha256(value.encode("ascii")).digest())
+
+
+def stored_dpop(home: Path) -> dict[str, Any]:
+    document = stored(home)
+    assert document is not None
+    member: dict[str, Any] = document["dpop"]
+    return member
+
+
+def test_dpop_02_resource_requests_carry_a_fresh_proof_bound_to_the_token(
+    op: EvilProvider, oauthcli_home: Path
+) -> None:
+    result = log_in(op, dpop=True)
+    url = op.url("resource") + "?page=2#top"
+
+    with httpx.Client(auth=BearerAuth(), trust_env=False) as client:
+        answers = [client.get(url), client.post(url, content=b"x")]
+    with requests.Session() as session:
+        session.trust_env = False
+        last = session.get(url, auth=RequestsBearerAuth(), timeout=5)
+
+    assert [a.status_code for a in answers] == [200, 200]
+    assert last.status_code == 200
+    token = result.tokens.access_token
+    sent = op.requests("resource")
+    assert [r.headers["authorization"] for r in sent] == [f"DPoP {token}"] * 3
+    claims = [proof_claims(r) for r in sent]
+    assert [c["htm"] for c in claims] == ["GET", "POST", "GET"]
+    assert {c["htu"] for c in claims} == {op.url("resource")}
+    assert {c["ath"] for c in claims} == {sha256_b64url(token)}
+    assert len({c["jti"] for c in claims}) == 3
+    assert all(proof.error is None for proof in op.proofs)
+
+
+def test_dpop_02_a_dpop_token_is_never_sent_as_bearer(
+    op: EvilProvider, oauthcli_home: Path
+) -> None:
+    log_in(op, dpop=True)
+    entry = read_entry("default")
+    assert entry is not None
+    del entry["dpop"]  # the key is gone: no proof can be made
+    write_entry("default", entry)
+
+    with (
+        httpx.Client(auth=BearerAuth(), trust_env=False) as client,
+        pytest.raises(LoginRequired),
+    ):
+        client.get(op.url("resource"))
+
+    assert op.requests("resource") == []
+
+
+def test_dpop_03_a_nonce_asked_for_at_the_token_endpoint_gets_one_retry(
+    op: EvilProvider, oauthcli_home: Path
+) -> None:
+    op.dpop_nonce = "once"
+
+    log_in(op, dpop=True)
+    refresh(oauthcli_home)
+
+    grants = [r.form["grant_type"] for r in op.requests("token")]
+    assert grants == ["authorization_code", "authorization_code", "refresh_token"]
+    nonces = [proof_claims(r).get("nonce") for r in op.requests("token")]
+    assert nonces[0] is None
+    assert nonces[1] is not None
+    assert nonces[2] == nonces[1]  # remembered for the refresh
+
+
+def test_dpop_03_a_token_endpoint_that_wants_a_new_nonce_every_time_gets_one_retry(
+    op: EvilProvider, oauthcli_home: Path
+) -> None:
+    op.dpop_nonce = "always"
+
+    error = refused(op, expected=EndpointError, dpop=True)
+
+    assert_rejected(error, op, oauthcli_home, code="use_dpop_nonce", after="token")
+    assert len(op.requests("token")) == 2
+
+
+def test_dpop_03_a_resource_servers_nonce_gets_one_retry_and_is_remembered(
+    op: EvilProvider, oauthcli_home: Path
+) -> None:
+    log_in(op, dpop=True)
+    op.resource_nonce = "once"
+
+    with httpx.Client(auth=BearerAuth(), trust_env=False) as client:
+        first = client.get(op.url("resource"))
+    with requests.Session() as session:
+        session.trust_env = False
+        second = session.get(op.url("resource"), auth=RequestsBearerAuth(), timeout=5)
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    sent = op.requests("resource")
+    nonces = [proof_claims(r).get("nonce") for r in sent]
+    assert nonces[0] is None
+    assert nonces[1] == nonces[2] is not None  # the retry, then the next request
+    assert len(op.requests("token")) == 1  # a nonce is no reason to refresh
+
+
+def test_dpop_03_a_resource_server_that_always_wants_a_new_nonce_gets_one_retry(
+    op: EvilProvider, oauthcli_home: Path
+) -> None:
+    log_in(op, dpop=True)
+    op.resource_nonce = "always"
+
+    with httpx.Client(auth=BearerAuth(), trust_env=False) as client:
+        answer = client.get(op.url("resource"))
+    with requests.Session() as session:
+        session.trust_env = False
+        other = session.get(op.url("resource"), auth=RequestsBearerAuth(), timeout=5)
+
+    assert (answer.status_code, other.status_code) == (401, 401)
+    assert len(op.requests("resource")) == 4  # two each, no loop
+    assert len(op.requests("token")) == 1
+
+
+def test_dpop_05_a_bearer_token_for_a_dpop_request_is_rejected(
+    op: EvilProvider, oauthcli_home: Path
+) -> None:
+    op.dpop_token_type = "Bearer"
+
+    error = refused(op, expected=ValidationError, dpop=True)
+
+    assert_rejected(
+        error, op, oauthcli_home, code="invalid_token_response", after="token"
+    )
+    assert "DPoP" in str(error)
+
+
+def test_dpop_05_a_bearer_token_for_a_dpop_refresh_is_rejected(
+    op: EvilProvider, oauthcli_home: Path
+) -> None:
+    log_in(op, dpop=True)
+    before = store_bytes(oauthcli_home)
+    op.dpop_token_type = "Bearer"
+
+    with pytest.raises(ValidationError) as caught:
+        refresh(oauthcli_home)
+
+    assert caught.value.code == "invalid_token_response"
+    assert store_bytes(oauthcli_home) == before
+
+
+def test_dpop_05_a_login_without_dpop_stays_bearer_where_dpop_is_offered(
+    op: EvilProvider, oauthcli_home: Path
+) -> None:
+    result = log_in(op)
+    assert result.tokens.token_type == "Bearer"
+    assert all("dpop" not in r.headers for r in op.requests())
+    assert "dpop_jkt" not in op.requests("authorize")[0].query
+    assert "dpop" not in (stored(oauthcli_home) or {})
+
+
+def test_dpop_06_the_key_is_stored_with_the_tokens_and_is_the_one_proved(
+    op: EvilProvider, oauthcli_home: Path
+) -> None:
+    result = log_in(op, dpop=True)
+
+    document = stored(oauthcli_home)
+    assert document is not None
+    jkt = document["dpop"]["jkt"]
+    assert op.requests("authorize")[0].query["dpop_jkt"] == jkt
+    assert op.bound[result.tokens.access_token] == jkt
+    assert op.bound[result.tokens.refresh_token or ""] == jkt
+    path = oauthcli_home / "profiles" / "default.json"
+    assert path.stat().st_mode & 0o777 == 0o600
+    refresh(oauthcli_home)
+    assert {proof.jkt for proof in op.proofs} == {jkt}
+    for secret in [document["dpop"]["private_jwk"]["d"], *op.secrets()]:
+        assert secret not in "\n".join(LOGGED)
+
+
+@pytest.mark.parametrize(
+    "damage", ["no dpop member", "no private key", "other d", "other key", "junk"]
+)
+def test_dpop_06_a_missing_or_damaged_key_means_a_new_login(
+    op: EvilProvider, oauthcli_home: Path, tmp_path: Path, damage: str
+) -> None:
+    log_in(op, dpop=True)
+    entry = read_entry("default")
+    assert entry is not None
+    other = new_key("ES256", 1).private_key.private_numbers().private_value
+    if damage == "no dpop member":
+        del entry["dpop"]
+    elif damage == "no private key":
+        del entry["dpop"]["private_jwk"]
+    elif damage == "other d":
+        entry["dpop"]["private_jwk"]["d"] = b64url(other.to_bytes(32, "big"))
+    elif damage == "other key":
+        from oauthcli.dpop import DPoPKey
+
+        entry["dpop"]["private_jwk"] = DPoPKey.generate().private_jwk()
+    else:
+        entry["dpop"] = "junk"
+    write_entry("default", entry)
+    grants = len(op.requests("token"))
+
+    with pytest.raises(LoginRequired):
+        get_credentials()
+    with pytest.raises(LoginRequired):
+        refresh(oauthcli_home)
+    run = oauthcli(
+        "token",
+        "--format",
+        "header",
+        "--url",
+        op.url("resource"),
+        env=cli_env(oauthcli_home, None),
+    )
+
+    assert run.returncode == 3, run.stderr
+    assert "log in again" in run.stderr
+    assert len(op.requests("token")) == grants  # nothing sent without the key
+    assert op.requests("resource") == []
 
 
 # 2.12 Revocation

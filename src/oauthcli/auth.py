@@ -8,6 +8,12 @@ with ``error="invalid_token"``, or a 401 with no challenge at all, as
 GitHub's API answers) they refresh once and retry once. A token that cannot
 be refreshed raises LoginRequired then.
 
+A DPoP-bound token (RFC 9449 section 7) goes out as ``Authorization: DPoP``
+with a fresh proof for each request (``htm``, ``htu``, ``ath``), never as
+``Bearer``. A resource server's ``use_dpop_nonce`` challenge (section 9)
+gets one retry with the nonce it sent, and its latest nonce is used for the
+requests after that.
+
 ::
 
     with httpx.Client(auth=BearerAuth(profile="work")) as client:
@@ -16,36 +22,33 @@ be refreshed raises LoginRequired then.
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncGenerator, Generator, Mapping
+from collections.abc import AsyncGenerator, Generator
 from typing import Any
 
 import httpx
 
-from .refresh import DEFAULT_MIN_TTL, get_token_set
-from .tokens import TokenSet
+from .challenges import asks_for_dpop_nonce, is_invalid_token
+from .dpop import NONCES
+from .refresh import DEFAULT_MIN_TTL, Credentials, get_credentials
 
 __all__ = ["BearerAuth", "RequestsBearerAuth", "is_invalid_token"]
 
-_INVALID_TOKEN = re.compile(r'error\s*=\s*"?invalid_token"?', re.IGNORECASE)
 
-
-def is_invalid_token(status_code: int, headers: Mapping[str, str]) -> bool:
-    """A 401 that refuses the token sent (RFC 6750 section 3.1).
-
-    That is a Bearer challenge with ``invalid_token``, or no challenge at all
-    (RFC 9110 requires one; GitHub's API sends none when a token is dead).
-    Other challenges (``insufficient_scope``, another scheme) are not about
-    the token's validity, and a refresh would not help.
-    """
-    if status_code != 401:
-        return False
-    challenge = headers.get("www-authenticate") or headers.get("WWW-Authenticate")
-    if challenge is None or not challenge.strip():
-        return True
-    return challenge.lower().lstrip().startswith("bearer") and bool(
-        _INVALID_TOKEN.search(challenge)
+def _nonce_retry(credentials: Credentials, url: str, response: Any) -> bool:
+    """Remember the answer's nonce; whether it asks for one more try with it."""
+    nonce = NONCES.remember(url, response.headers)
+    return (
+        credentials.dpop_key is not None
+        and nonce is not None
+        and asks_for_dpop_nonce(response.status_code, response.headers)
     )
+
+
+def _sign(headers: Any, credentials: Credentials, method: str, url: str) -> None:
+    """Put the token (and a fresh DPoP proof) on a request's headers."""
+    if "DPoP" in headers:
+        del headers["DPoP"]
+    headers.update(credentials.headers(method, url))
 
 
 class BearerAuth(httpx.Auth):
@@ -63,31 +66,43 @@ class BearerAuth(httpx.Auth):
     def sync_auth_flow(
         self, request: httpx.Request
     ) -> Generator[httpx.Request, httpx.Response, None]:
-        token = get_token_set(self.profile, min_ttl=self.min_ttl).access_token
-        request.headers["Authorization"] = f"Bearer {token}"
+        credentials = self._credentials(None)
+        url = str(request.url)
+        _sign(request.headers, credentials, request.method, url)
         response = yield request
+        if _nonce_retry(credentials, url, response):
+            _sign(request.headers, credentials, request.method, url)
+            response = yield request
+            NONCES.remember(url, response.headers)
         if is_invalid_token(response.status_code, response.headers):
-            fresh = get_token_set(self.profile, min_ttl=self.min_ttl, rejected=token)
-            request.headers["Authorization"] = f"Bearer {fresh.access_token}"
-            yield request
+            fresh = self._credentials(credentials.tokens.access_token)
+            _sign(request.headers, fresh, request.method, url)
+            response = yield request
+            NONCES.remember(url, response.headers)
 
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         import anyio.to_thread  # the store and its lock are blocking
 
-        token_set = await anyio.to_thread.run_sync(self._token_set, None)
-        request.headers["Authorization"] = f"Bearer {token_set.access_token}"
+        credentials = await anyio.to_thread.run_sync(self._credentials, None)
+        url = str(request.url)
+        _sign(request.headers, credentials, request.method, url)
         response = yield request
+        if _nonce_retry(credentials, url, response):
+            _sign(request.headers, credentials, request.method, url)
+            response = yield request
+            NONCES.remember(url, response.headers)
         if is_invalid_token(response.status_code, response.headers):
             fresh = await anyio.to_thread.run_sync(
-                self._token_set, token_set.access_token
+                self._credentials, credentials.tokens.access_token
             )
-            request.headers["Authorization"] = f"Bearer {fresh.access_token}"
-            yield request
+            _sign(request.headers, fresh, request.method, url)
+            response = yield request
+            NONCES.remember(url, response.headers)
 
-    def _token_set(self, rejected: str | None) -> TokenSet:
-        return get_token_set(self.profile, min_ttl=self.min_ttl, rejected=rejected)
+    def _credentials(self, rejected: str | None) -> Credentials:
+        return get_credentials(self.profile, min_ttl=self.min_ttl, rejected=rejected)
 
 
 class RequestsBearerAuth:
@@ -103,24 +118,35 @@ class RequestsBearerAuth:
         return f"RequestsBearerAuth(profile={self.profile!r})"
 
     def __call__(self, request: Any) -> Any:
-        token = get_token_set(self.profile, min_ttl=self.min_ttl).access_token
-        request.headers["Authorization"] = f"Bearer {token}"
-        request.register_hook("response", self._retry_once(token))
+        credentials = get_credentials(self.profile, min_ttl=self.min_ttl)
+        _sign(request.headers, credentials, request.method, request.url)
+        request.register_hook("response", self._retry(credentials))
         return request
 
-    def _retry_once(self, token: str) -> Any:
-        def hook(response: Any, **kwargs: Any) -> Any:
-            if not is_invalid_token(response.status_code, response.headers):
-                return response
-            fresh = get_token_set(self.profile, min_ttl=self.min_ttl, rejected=token)
+    def _retry(self, credentials: Credentials) -> Any:
+        def resend(response: Any, signed_with: Credentials, **kwargs: Any) -> Any:
             response.content  # noqa: B018 - drain, so the connection can be reused
             response.close()
             retry = response.request.copy()
-            retry.headers["Authorization"] = f"Bearer {fresh.access_token}"
-            retry.hooks["response"] = []  # one retry only
+            _sign(retry.headers, signed_with, retry.method, retry.url)
+            retry.hooks["response"] = []  # no hook of ours on a retry
             second = response.connection.send(retry, **kwargs)
-            second.history.append(response)
+            second.history = [*response.history, response]
             second.request = retry
+            NONCES.remember(retry.url, second.headers)
             return second
+
+        def hook(response: Any, **kwargs: Any) -> Any:
+            url = response.request.url
+            if _nonce_retry(credentials, url, response):
+                response = resend(response, credentials, **kwargs)
+            if is_invalid_token(response.status_code, response.headers):
+                fresh = get_credentials(
+                    self.profile,
+                    min_ttl=self.min_ttl,
+                    rejected=credentials.tokens.access_token,
+                )
+                response = resend(response, fresh, **kwargs)
+            return response
 
         return hook

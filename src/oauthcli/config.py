@@ -423,7 +423,18 @@ KEYS: dict[str, Key] = {
             choices=("file", "keyring", "auto"),
             default="file",
         ),
-        Key("dpop", "boolean", "DPoP-bound tokens (RFC 9449; reserved)", default=False),
+        Key(
+            "dpop",
+            "boolean",
+            "bind the tokens to a key of this login (DPoP, RFC 9449)",
+            default=False,
+        ),
+        Key(
+            "par",
+            "boolean",
+            "push the authorization request first (PAR, RFC 9126)",
+            default=False,
+        ),
         Key(
             "preset",
             "choice",

@@ -106,6 +106,10 @@ class OAuth2Constants:
       responses on commas, as GitHub sends it (``repo,gist``); it is stored
       space-separated. By default a comma is part of a scope token (RFC 6749
       section 3.3). Requests always send scopes space-separated.
+
+    ``dpop=True`` asks for DPoP-bound tokens (RFC 9449; see ``dpop``);
+    ``par=True`` pushes the authorization request (RFC 9126; see ``par``)
+    even when the provider does not require it.
     """
 
     client_id: str
@@ -131,6 +135,8 @@ class OAuth2Constants:
     http_timeout: float = 10.0
     leeway: int = 60
     ca_file: str | None = None
+    dpop: bool = False
+    par: bool = False
 
     def __post_init__(self) -> None:
         if not self.client_id:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._log import log
+from .dpop import DPoPKey, post_form
 from .errors import (
     Cancelled,
     EndpointError,
@@ -149,11 +150,13 @@ def poll_for_tokens(
     scope_separator: str = " ",
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    dpop_key: DPoPKey | None = None,
 ) -> TokenSet:
     """Poll the token endpoint until the user approves, refuses, or time runs out.
 
     An error is one whatever the HTTP status: GitHub answers
-    ``authorization_pending`` and ``slow_down`` with 200.
+    ``authorization_pending`` and ``slow_down`` with 200. With ``dpop_key``
+    every poll carries a DPoP proof and the token must be DPoP-bound.
     """
     deadline = clock() + device.expires_in
     interval = device.interval
@@ -170,8 +173,13 @@ def poll_for_tokens(
                 )
             sleep(wait)
             try:
-                response = http.post_form(
-                    token_endpoint, body, what="token endpoint", headers=headers
+                response = post_form(
+                    http,
+                    token_endpoint,
+                    body,
+                    what="token endpoint",
+                    headers=headers,
+                    key=dpop_key,
                 )
                 if response.status_code in (429, 500, 502, 503, 504):
                     raise TransportError(
@@ -182,6 +190,7 @@ def poll_for_tokens(
                     response,
                     requested_scope=requested_scope,
                     scope_separator=scope_separator,
+                    dpop=dpop_key is not None,
                 )
             except EndpointError as exc:
                 backoff = 0.0

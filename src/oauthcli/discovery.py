@@ -56,10 +56,12 @@ class ProviderMetadata:
     revocation_endpoint: str | None = None
     device_authorization_endpoint: str | None = None
     end_session_endpoint: str | None = None
+    pushed_authorization_request_endpoint: str | None = None
     authorization_response_iss_parameter_supported: bool = False
     require_pushed_authorization_requests: bool = False
     code_challenge_methods_supported: tuple[str, ...] | None = None
     id_token_signing_alg_values_supported: tuple[str, ...] | None = None
+    dpop_signing_alg_values_supported: tuple[str, ...] | None = None
     from_discovery: bool = True
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -204,6 +206,9 @@ def parse_metadata(
         revocation_endpoint=endpoints["revocation_endpoint"],
         device_authorization_endpoint=endpoints["device_authorization_endpoint"],
         end_session_endpoint=endpoints["end_session_endpoint"],
+        pushed_authorization_request_endpoint=endpoints[
+            "pushed_authorization_request_endpoint"
+        ],
         authorization_response_iss_parameter_supported=iss_supported,
         require_pushed_authorization_requests=doc.get(
             "require_pushed_authorization_requests"
@@ -212,6 +217,9 @@ def parse_metadata(
         code_challenge_methods_supported=methods,
         id_token_signing_alg_values_supported=_optional_strings(
             doc, "id_token_signing_alg_values_supported"
+        ),
+        dpop_signing_alg_values_supported=_optional_strings(
+            doc, "dpop_signing_alg_values_supported"
         ),
         raw=dict(doc),
     )

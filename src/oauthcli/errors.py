@@ -138,7 +138,8 @@ class ValidationError(OAuthCLIError):
 
     Codes: ``invalid_metadata``, ``issuer_mismatch``, ``state_mismatch``,
     ``invalid_callback``, ``invalid_token_response``, ``invalid_id_token``,
-    ``insecure_url``, ``unsupported``, ``missing_scope``.
+    ``insecure_url``, ``unsupported``, ``missing_scope``,
+    ``invalid_par_response``.
     """
 
     code = "validation_failed"
@@ -169,7 +170,8 @@ class LocalError(OAuthCLIError):
     """This machine could not do its part.
 
     Codes: ``port_in_use``, ``no_free_port``, ``timeout``, ``browser_failed``,
-    ``store_failed``, ``invalid_argument``.
+    ``store_failed``, ``invalid_argument``, ``dpop_bound`` (a DPoP-bound
+    token asked for by a program that can only send Bearer tokens).
     """
 
     code = "local_failure"

@@ -6,17 +6,26 @@ when one works). Every keyring call runs with a timeout, because Secret
 Service can hang on a headless Linux box. When the keyring fails, the token
 goes to the file store and the user is told once: a freshly issued token is
 never lost because a backend failed after the grant (issue C14).
+
+A DPoP login's private key (RFC 9449) lives where its refresh token lives,
+under the same protection: a private JWK in the store file, or in the
+keyring next to the token. The file always keeps the key's thumbprint
+(``jkt``), and a key that does not match it is not used.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._log import log
 from .errors import LocalError
+
+if TYPE_CHECKING:
+    from .dpop import DPoPKey
 
 __all__ = [
     "KEYRING_TIMEOUT",
@@ -27,8 +36,10 @@ __all__ = [
     "forget_refresh_token",
     "keyring_account",
     "load_refresh_token",
+    "place_dpop_key",
     "place_tokens",
     "save_refresh_token",
+    "stored_dpop_key",
     "stored_refresh_token",
 ]
 
@@ -193,14 +204,85 @@ def stored_refresh_token(profile: str, entry: Mapping[str, Any]) -> str | None:
 
 
 def forget_refresh_token(profile: str, entry: Mapping[str, Any]) -> None:
-    """Remove the keyring copy, if the profile may have one; failures are logged."""
+    """Remove the keyring copies (refresh token, DPoP key), if the profile may
+    have them; failures are logged."""
     settings = entry.get("settings") or {}
     tokens = entry.get("tokens") or {}
+    dpop = entry.get("dpop")
+    dpop_in_keyring = isinstance(dpop, Mapping) and dpop.get("key_store") == "keyring"
     if settings.get("store") not in ("keyring", "auto") and (
-        tokens.get("refresh_token_store") != "keyring"
+        tokens.get("refresh_token_store") != "keyring" and not dpop_in_keyring
     ):
         return
+    account = keyring_account(profile, settings)
     try:
-        delete_refresh_token(keyring_account(profile, settings))
+        delete_refresh_token(account)
+        if dpop is not None:
+            delete_refresh_token(_dpop_account(account))
     except KeyringUnavailable as exc:
         log.debug("could not delete the keyring entry: %s", exc.code)
+
+
+def _dpop_account(account: str) -> str:
+    return f"{account}:dpop"
+
+
+def place_dpop_key(
+    profile: str,
+    settings: Mapping[str, Any],
+    key: DPoPKey,
+    notify: Callable[[str], None],
+) -> dict[str, Any]:
+    """Store a DPoP login's key like its refresh token; return the file's part.
+
+    The file gets ``{"jkt": ..., "private_jwk": {...}}``, or with the keyring
+    ``{"jkt": ..., "key_store": "keyring"}``. A keyring that fails leaves the
+    key in the file (mode 0600), and the user is told once.
+    """
+    private = key.private_jwk()
+    if settings.get("store") in ("keyring", "auto"):
+        import keyring
+
+        account = _dpop_account(keyring_account(profile, settings))
+        value = json.dumps(private)
+        try:
+            _call("store", lambda: keyring.set_password(SERVICE, account, value))
+        except KeyringUnavailable as exc:
+            _tell_once(
+                notify,
+                f"oauthcli: {exc.message}; the refresh token and DPoP key are kept "
+                "in the file store (mode 0600) instead.",
+            )
+        else:
+            return {"jkt": key.thumbprint, "key_store": "keyring"}
+    return {"jkt": key.thumbprint, "private_jwk": private}
+
+
+def stored_dpop_key(profile: str, entry: Mapping[str, Any]) -> DPoPKey | None:
+    """The DPoP key of a stored login; None for a login without DPoP.
+
+    ValueError when the key is missing, damaged, or not the one whose
+    thumbprint the file holds; KeyringUnavailable when the keyring fails.
+    """
+    from .dpop import DPoPKey
+
+    dpop = entry.get("dpop")
+    if dpop is None:
+        return None
+    if not isinstance(dpop, Mapping) or not isinstance(dpop.get("jkt"), str):
+        raise ValueError("the stored DPoP member is damaged")
+    if dpop.get("key_store") == "keyring":
+        account = _dpop_account(keyring_account(profile, entry.get("settings") or {}))
+        text = load_refresh_token(account)
+        if text is None:
+            raise ValueError("the keyring holds no DPoP key for this login")
+        try:
+            private = json.loads(text)
+        except ValueError as exc:
+            raise ValueError("the keyring's DPoP key is not JSON") from exc
+    else:
+        private = dpop.get("private_jwk")
+    key = DPoPKey.from_jwk(private)
+    if key.thumbprint != dpop["jkt"]:
+        raise ValueError("the stored DPoP key is not the one this login is bound to")
+    return key

@@ -22,8 +22,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from . import dpop
 from ._log import log
 from .authorization import (
     AuthorizationRequest,
@@ -42,6 +43,9 @@ from .progress import Waiting, waiting
 from .state import CSRFState
 from .tokens import TokenSet, client_auth, parse_token_response
 from .transport import HTTP
+
+if TYPE_CHECKING:
+    from .dpop import DPoPKey
 
 __all__ = [
     "OAuth2",
@@ -69,7 +73,8 @@ class OAuth2:
     ``open_browser=False`` only prints the URL; ``notify`` receives the lines
     meant for the user (default: stderr); with ``paste_input`` (a text
     stream, e.g. ``sys.stdin``) the user may also paste the address the
-    browser ended on (see ``paste``).
+    browser ended on (see ``paste``). With ``constants.dpop`` the tokens are
+    bound to ``dpop_key`` (a new key when none is given; see ``dpop``).
     """
 
     def __init__(
@@ -84,6 +89,7 @@ class OAuth2:
         notify: Notify | None = None,
         jwks_cache: JWKSCache | None = None,
         paste_input: TextIO | None = None,
+        dpop_key: DPoPKey | None = None,
     ) -> None:
         self.pkce = pkce
         self.csrf_state = csrf_state
@@ -96,6 +102,7 @@ class OAuth2:
         self._notify = notify or notify_stderr
         self._jwks = jwks_cache or JWKS
         self._paste_input = paste_input
+        self.dpop_key = dpop_key
         self._metadata: ProviderMetadata | None = None
         self._request: AuthorizationRequest | None = None
         self._listener: LoopbackServer | None = None
@@ -133,6 +140,8 @@ class OAuth2:
         }
         if c.wants_openid:
             params["nonce"] = self.csrf_state.nonce
+        if self.dpop_key is not None:
+            params["dpop_jkt"] = self.dpop_key.thumbprint  # RFC 9449 section 10
         if c.audience:
             params["audience"] = c.audience
         if connection:
@@ -167,12 +176,7 @@ class OAuth2:
     ) -> str:
         c = self.constants
         metadata = self.metadata
-        if metadata.require_pushed_authorization_requests:
-            raise ValidationError(
-                f"{metadata.issuer} requires pushed authorization requests (RFC 9126), "
-                "which oauthcli does not support yet",
-                code="unsupported",
-            )
+        self._check_features(metadata)
         server = LoopbackServer(c.redirect_spec())
         server.bind()
         try:
@@ -203,7 +207,7 @@ class OAuth2:
             state=params["state"],
             nonce=params.get("nonce"),
             code_verifier=self.pkce.verifier,
-            url=build_authorization_url(metadata.authorization_endpoint, params),
+            url=self._authorization_url(metadata, params),
         )
         self._request = request
         server.serve(
@@ -240,6 +244,52 @@ class OAuth2:
             finally:
                 if hint is not None:
                     hint.cancel()
+
+    def _check_features(self, metadata: ProviderMetadata) -> None:
+        """Refuse DPoP or PAR the provider does not offer, before the browser."""
+        if self.constants.dpop or self.dpop_key is not None:
+            dpop.check_support(metadata)
+            self.dpop_key = self.dpop_key or dpop.DPoPKey.generate()
+        if not self._pushes(metadata) or metadata.pushed_authorization_request_endpoint:
+            return
+        if metadata.require_pushed_authorization_requests:
+            raise ValidationError(
+                f"{metadata.issuer} requires pushed authorization requests "
+                "(RFC 9126) but names no pushed_authorization_request_endpoint",
+                code="invalid_metadata",
+            )
+        raise ValidationError(
+            f"{metadata.issuer} offers no pushed authorization requests (no "
+            "pushed_authorization_request_endpoint); log in without --par",
+            code="unsupported",
+        )
+
+    def _pushes(self, metadata: ProviderMetadata) -> bool:
+        return self.constants.par or metadata.require_pushed_authorization_requests
+
+    def _authorization_url(
+        self, metadata: ProviderMetadata, params: Mapping[str, str]
+    ) -> str:
+        """The browser's URL: every parameter, or a pushed request's reference."""
+        endpoint = metadata.authorization_endpoint
+        if not self._pushes(metadata):
+            return build_authorization_url(endpoint, params)
+        from .par import authorization_url_params, push_authorization_request
+
+        c = self.constants
+        body, headers = client_auth(c.client_id, c.client_secret, c.auth_method)
+        assert metadata.pushed_authorization_request_endpoint is not None
+        pushed = push_authorization_request(
+            self._http,
+            metadata.pushed_authorization_request_endpoint,
+            params,
+            auth_body=body,
+            auth_headers=headers,
+            dpop_key=self.dpop_key,
+        )
+        return build_authorization_url(
+            endpoint, authorization_url_params(c.client_id, pushed)
+        )
 
     @contextlib.contextmanager
     def _waiting(
@@ -352,12 +402,20 @@ class OAuth2:
             **body,
         }
         log.info("redeeming the authorization code at %s", metadata.token_endpoint)
-        response = self._http.post_form(
-            metadata.token_endpoint, form, what="token endpoint", headers=headers
+        response = dpop.post_form(
+            self._http,
+            metadata.token_endpoint,
+            form,
+            what="token endpoint",
+            headers=headers,
+            key=self.dpop_key,
         )
         try:
             tokens = parse_token_response(
-                response, requested_scope=c.scope, scope_separator=c.scope_separator
+                response,
+                requested_scope=c.scope,
+                scope_separator=c.scope_separator,
+                dpop=self.dpop_key is not None,
             )
         except EndpointError as exc:
             if exc.error in (

@@ -8,6 +8,10 @@ any number of processes that find an expired token at once cause exactly one
 refresh at the provider: with rotating refresh tokens, a second grant with
 the same token would revoke the whole family (RFC 9700 section 4.14.2).
 
+A DPoP login (RFC 9449) refreshes with a proof of the key stored with it;
+``get_credentials`` returns that key with the tokens, for the proofs of
+resource requests. A missing or damaged key means a new login.
+
 A rotated refresh token is stored; an answer without one keeps the old one.
 On ``invalid_grant`` the stored tokens are cleared only if the store still
 holds the refresh token that failed (compare-and-clear). A refresh whose
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ._log import log
@@ -27,6 +31,7 @@ from .keychain import (
     KeyringUnavailable,
     forget_refresh_token,
     place_tokens,
+    stored_dpop_key,
     stored_refresh_token,
 )
 from .store import (
@@ -40,9 +45,17 @@ from .tokens import TokenSet, client_auth, parse_token_response
 from .urls import check_endpoint_url
 
 if TYPE_CHECKING:
+    from .dpop import DPoPKey
     from .transport import HTTP
 
-__all__ = ["DEFAULT_MIN_TTL", "get_token", "get_token_set", "stored_login"]
+__all__ = [
+    "DEFAULT_MIN_TTL",
+    "Credentials",
+    "get_credentials",
+    "get_token",
+    "get_token_set",
+    "stored_login",
+]
 
 DEFAULT_MIN_TTL = 60.0
 REFRESH_TIMEOUT = 10.0  # seconds per read; a timed-out grant is sent once more
@@ -187,6 +200,61 @@ def get_token(profile: str | None = None, *, min_ttl: float = DEFAULT_MIN_TTL) -
     return get_token_set(profile, min_ttl=min_ttl).access_token
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """A valid token set and, for a DPoP login, its key (``repr`` shows neither)."""
+
+    tokens: TokenSet
+    dpop_key: DPoPKey | None = None
+
+    def headers(
+        self, method: str, url: str, *, nonce: str | None = None
+    ) -> dict[str, str]:
+        """``Authorization`` (and ``DPoP``) for one resource request."""
+        from .dpop import authorization_headers
+
+        t = self.tokens
+        return authorization_headers(
+            t.access_token, t.token_type, self.dpop_key, method, url, nonce=nonce
+        )
+
+
+def get_credentials(
+    profile: str | None = None,
+    *,
+    min_ttl: float = DEFAULT_MIN_TTL,
+    rejected: str | None = None,
+) -> Credentials:
+    """``get_token_set`` with the DPoP key the tokens are bound to, if any.
+
+    Raises LoginRequired when a DPoP-bound token's key is missing or damaged.
+    A new login between the two reads pairs an old token with a new key: the
+    resource server refuses it, and the retry after that 401 fixes it.
+    """
+    if not profile:
+        from .config import resolve_profile_name
+
+        profile = resolve_profile_name(None)
+    tokens = get_token_set(profile, min_ttl=min_ttl, rejected=rejected)
+    if tokens.token_type != "DPoP":
+        return Credentials(tokens)
+    key = _dpop_key(profile, stored_login(profile))
+    if key is None:
+        raise _login_again(profile, f"profile {profile!r} holds no DPoP key")
+    return Credentials(tokens, key)
+
+
+def _dpop_key(profile: str, entry: Mapping[str, Any]) -> DPoPKey | None:
+    """The login's DPoP key; LoginRequired when it is missing or damaged."""
+    try:
+        return stored_dpop_key(profile, entry)
+    except ValueError as exc:
+        log.info("unusable DPoP key: %s", exc)
+        raise _login_again(
+            profile, f"the DPoP key of profile {profile!r} is missing or damaged"
+        ) from exc
+
+
 def _grant(
     profile: str,
     http: HTTP,
@@ -194,7 +262,15 @@ def _grant(
     tokens: TokenSet,
     refresh_token: str,
 ) -> TokenSet:
-    """One refresh grant, retried once if the server went quiet (ST-16)."""
+    """One refresh grant, retried once if the server went quiet (ST-16).
+
+    A DPoP login's grant carries a proof of its key (RFC 9449 section 5).
+    """
+    from .dpop import post_form
+
+    dpop_key = _dpop_key(profile, entry)
+    if dpop_key is None and tokens.token_type == "DPoP":
+        raise _login_again(profile, f"profile {profile!r} holds no DPoP key")
     settings = entry["settings"]
     provider = entry.get("provider") or {}
     token_endpoint = check_endpoint_url(
@@ -209,13 +285,19 @@ def _grant(
     for attempt in (1, 2):
         try:
             log.info("refreshing the access token of profile %r", profile)
-            response = http.post_form(
-                token_endpoint, form, what="token endpoint", headers=headers
+            response = post_form(
+                http,
+                token_endpoint,
+                form,
+                what="token endpoint",
+                headers=headers,
+                key=dpop_key,
             )
             fresh = parse_token_response(
                 response,
                 requested_scope=tokens.scope,
                 scope_separator=settings.get("scope_separator") or " ",
+                dpop=dpop_key is not None,
             )
             break
         except TransportError as exc:
@@ -327,8 +409,9 @@ def _clear_if_unchanged(profile: str, failed_refresh_token: str | None) -> None:
     except (StoreDamaged, KeyringUnavailable):
         return  # cannot compare: keep what is there
     forget_refresh_token(profile, entry)
+    kept = {key: value for key, value in entry.items() if key != "dpop"}
     try:
-        write_entry(profile, {**entry, "tokens": {}, "saved_at": time.time()})
+        write_entry(profile, {**kept, "tokens": {}, "saved_at": time.time()})
     except OSError as exc:  # pragma: no cover - the write just worked above
         raise LocalError(
             f"cannot update the store: {exc.strerror}", code="store_failed"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ._log import log
 from .browser import Opener
@@ -22,6 +22,7 @@ from .keychain import (
     STORE_CHOICES,
     KeyringUnavailable,
     forget_refresh_token,
+    place_dpop_key,
     place_tokens,
     stored_refresh_token,
 )
@@ -30,6 +31,9 @@ from .pkce import PKCE
 from .state import CSRFState
 from .store import StoreDamaged, profile_lock, read_entry, set_aside, write_entry
 from .tokens import TokenSet
+
+if TYPE_CHECKING:
+    from .dpop import DPoPKey
 
 __all__ = ["Account", "LoginResult", "login", "provider_options"]
 
@@ -85,6 +89,8 @@ def _settings(constants: OAuth2Constants, connection: str | None) -> dict[str, A
         "scope_separator": (
             constants.scope_separator if constants.scope_separator != " " else None
         ),
+        "dpop": True if constants.dpop else None,
+        "par": True if constants.par else None,
     }
     settings.update(
         {key: value for key, value in optional.items() if value is not None}
@@ -171,7 +177,8 @@ def login(
     grant (RFC 8628) instead of the browser redirect; it waits between polls
     with ``sleep``. A new login that brings no refresh token keeps the one
     stored for the same account (providers such as Google issue one only on
-    first consent).
+    first consent), unless either login is DPoP-bound. With
+    ``constants.dpop`` the login's DPoP key is stored with its tokens.
 
     ``exchange`` trades the new login's token for another right away (token
     exchange, RFC 8693; see ``exchange``): the result is
@@ -184,8 +191,9 @@ def login(
             code="invalid_argument",
         )
     notify = notify or notify_stderr
+    dpop_key: DPoPKey | None
     if device:
-        tokens, metadata, claims = _device_login(
+        tokens, metadata, claims, dpop_key = _device_login(
             constants, notify, open_browser=open_browser, opener=opener, sleep=sleep
         )
     else:
@@ -206,6 +214,7 @@ def login(
             finally:
                 flow.close()
         claims = flow.id_token_claims
+        dpop_key = flow.dpop_key
     account = Account.from_claims(claims)
     exchanged = None
     if exchange is not None:
@@ -215,7 +224,7 @@ def login(
         settings = {**_settings(constants, connection), "store": token_store}
         if device:
             settings["device"] = True
-        tokens = _store(profile, settings, metadata, account, tokens, notify)
+        tokens = _store(profile, settings, metadata, account, tokens, notify, dpop_key)
     return LoginResult(
         profile=profile,
         issuer=metadata.issuer,
@@ -232,12 +241,15 @@ def _store(
     account: Account,
     tokens: TokenSet,
     notify: Notify,
+    dpop_key: DPoPKey | None = None,
 ) -> TokenSet:
     """Write the login under the profile's lock; return the tokens as stored."""
     try:
         with profile_lock(profile):
             previous = _previous_entry(profile)
-            if tokens.refresh_token is None:
+            # A DPoP-bound refresh token is useless without its own key.
+            unbound = dpop_key is None and (previous or {}).get("dpop") is None
+            if tokens.refresh_token is None and unbound:
                 kept = _previous_refresh_token(
                     profile, previous, metadata.issuer, settings["client_id"], account
                 )
@@ -246,17 +258,17 @@ def _store(
             if previous is not None:
                 forget_refresh_token(profile, previous)  # the new login replaces it
             in_file = place_tokens(profile, settings, tokens.to_dict(), notify)
-            path = write_entry(
-                profile,
-                {
-                    "profile": profile,
-                    "settings": settings,
-                    "provider": metadata.to_dict(),
-                    "account": {"sub": account.sub, "name": account.display_name},
-                    "tokens": in_file,
-                    "saved_at": time.time(),
-                },
-            )
+            document = {
+                "profile": profile,
+                "settings": settings,
+                "provider": metadata.to_dict(),
+                "account": {"sub": account.sub, "name": account.display_name},
+                "tokens": in_file,
+                "saved_at": time.time(),
+            }
+            if dpop_key is not None:
+                document["dpop"] = place_dpop_key(profile, settings, dpop_key, notify)
+            path = write_entry(profile, document)
             log.info("stored the login in %s", path)
     except OSError as exc:
         raise LocalError(
@@ -273,8 +285,12 @@ def _device_login(
     open_browser: bool,
     opener: Opener | None,
     sleep: Callable[[float], None],
-) -> tuple[TokenSet, ProviderMetadata, dict[str, Any] | None]:
-    """The device authorization grant: show a code, poll, check the ID token."""
+) -> tuple[TokenSet, ProviderMetadata, dict[str, Any] | None, DPoPKey | None]:
+    """The device authorization grant: show a code, poll, check the ID token.
+
+    With ``constants.dpop`` every poll carries a proof of a new key. PAR has
+    nothing to push here: the device flow has no authorization request.
+    """
     from urllib.parse import urlsplit
 
     from .browser import browser_unavailable_reason
@@ -301,6 +317,12 @@ def _device_login(
                 "log in without --device",
                 code="unsupported",
             )
+        dpop_key = None
+        if c.dpop:
+            from .dpop import DPoPKey, check_support
+
+            check_support(metadata)
+            dpop_key = DPoPKey.generate()
         body, headers = client_auth(c.client_id, c.client_secret, c.auth_method)
         form = {"scope": c.scope, **body}
         if c.audience:
@@ -332,6 +354,7 @@ def _device_login(
                 requested_scope=c.scope,
                 scope_separator=c.scope_separator,
                 sleep=sleep,
+                dpop_key=dpop_key,
             )
         check_scopes(c, tokens)
         claims = (
@@ -339,4 +362,4 @@ def _device_login(
             if c.wants_openid
             else None
         )
-    return tokens, metadata, claims
+    return tokens, metadata, claims, dpop_key

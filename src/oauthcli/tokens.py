@@ -197,6 +197,7 @@ def parse_token_response(
     requested_scope: str | None,
     now: float | None = None,
     scope_separator: str = " ",
+    dpop: bool = False,
 ) -> TokenSet:
     """Check a token endpoint answer and return its tokens.
 
@@ -204,6 +205,8 @@ def parse_token_response(
     the RFC fields. A missing ``scope`` means the requested one (RFC 6749
     section 5.1); a granted one is split on ``scope_separator`` (see
     ``normalize_scope``). A missing ``expires_in`` means an unknown lifetime.
+    ``dpop`` says the request carried a DPoP proof: then the token must be
+    DPoP-bound, and otherwise it must not be (RFC 9449 section 5).
     """
     raise_for_error_response(response, "token endpoint")
     doc = response.json("the token response")
@@ -224,9 +227,15 @@ def parse_token_response(
             "understands (Bearer); the token is not used (RFC 6749 section 7.1)",
             code="invalid_token_response",
         )
-    if token_type == "DPoP":
+    if token_type == "DPoP" and not dpop:
         raise ValidationError(
             "the provider issued a DPoP-bound token that was not asked for",
+            code="invalid_token_response",
+        )
+    if token_type != "DPoP" and dpop:
+        raise ValidationError(
+            f"the provider issued a {token_type} token although DPoP was asked "
+            "for; the token is not used (RFC 9449 section 5)",
             code="invalid_token_response",
         )
     lifetime = _expires_in(doc.get("expires_in"))

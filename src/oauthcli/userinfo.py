@@ -13,9 +13,11 @@ import base64
 import json
 from typing import Any
 
+from .challenges import asks_for_dpop_nonce
+from .dpop import NONCES, nonce_of
 from .errors import LocalError, LoginRequired, TransportError, ValidationError
-from .refresh import DEFAULT_MIN_TTL, get_token_set, stored_login
-from .transport import HTTP
+from .refresh import DEFAULT_MIN_TTL, Credentials, get_credentials, stored_login
+from .transport import HTTP, Response
 from .urls import check_endpoint_url
 
 __all__ = ["id_token_claims", "userinfo"]
@@ -43,6 +45,26 @@ def id_token_claims(id_token: str | None) -> dict[str, Any]:
     return claims
 
 
+def _get(http: HTTP, endpoint: str, credentials: Credentials) -> Response:
+    """GET UserInfo; a DPoP nonce challenge gets one retry (RFC 9449 section 9)."""
+
+    def send() -> Response:
+        headers = credentials.headers("GET", endpoint)
+        headers["Accept"] = "application/json"
+        response = http.get(endpoint, what="userinfo endpoint", headers=headers)
+        NONCES.remember(endpoint, response.headers)
+        return response
+
+    response = send()
+    if (
+        credentials.dpop_key is not None
+        and asks_for_dpop_nonce(response.status_code, response.headers)
+        and nonce_of(response.headers) is not None
+    ):
+        response = send()
+    return response
+
+
 def userinfo(profile: str, *, min_ttl: float = DEFAULT_MIN_TTL) -> dict[str, Any]:
     """The UserInfo endpoint's claims for the profile's user.
 
@@ -50,7 +72,8 @@ def userinfo(profile: str, *, min_ttl: float = DEFAULT_MIN_TTL) -> dict[str, Any
     none, ``ValidationError`` (``userinfo_sub_mismatch``) when the answer
     names another subject than the stored ID token.
     """
-    tokens = get_token_set(profile, min_ttl=min_ttl)
+    credentials = get_credentials(profile, min_ttl=min_ttl)
+    tokens = credentials.tokens
     entry = stored_login(profile)
     settings = entry.get("settings") or {}
     endpoint = (entry.get("provider") or {}).get("userinfo_endpoint") or settings.get(
@@ -62,14 +85,7 @@ def userinfo(profile: str, *, min_ttl: float = DEFAULT_MIN_TTL) -> dict[str, Any
         )
     endpoint = check_endpoint_url(endpoint, "userinfo_endpoint")
     with HTTP(timeout=USERINFO_TIMEOUT, ca_file=settings.get("ca_file")) as http:
-        response = http.get(
-            endpoint,
-            what="userinfo endpoint",
-            headers={
-                "Authorization": f"{tokens.token_type} {tokens.access_token}",
-                "Accept": "application/json",
-            },
-        )
+        response = _get(http, endpoint, credentials)
     if response.status_code == 401:
         raise LoginRequired(
             "the userinfo endpoint refused the access token (HTTP 401); log in "

@@ -24,6 +24,7 @@ __all__ = [
     "EXIT_LOGIN_REQUIRED",
     "EXIT_OK",
     "EXIT_USAGE",
+    "bearer_only",
     "debugging",
     "effective_min_ttl",
     "output_options",
@@ -43,6 +44,21 @@ EXIT_CODES_HELP = (
 )
 
 _output = {"level": 0}
+
+
+def bearer_only(token_type: str, profile: str, consumer: str) -> None:
+    """Refuse to hand a DPoP-bound token to a program that sends ``Bearer``.
+
+    A resource server refuses such a token without its proof (RFC 9449
+    section 7.2), so it would only fail later and less clearly.
+    """
+    if token_type == "DPoP":
+        raise LocalError(
+            f"profile {profile!r} holds a DPoP-bound token, which {consumer} "
+            "cannot use: it sends tokens as Bearer, without a DPoP proof. Use "
+            "`oauthcli token --format header --url URL`, or a profile without dpop",
+            code="dpop_bound",
+        )
 
 
 def debugging() -> bool:

@@ -110,10 +110,12 @@ def _profile_for_server(
 
 def _fresh_tokens(name: str, rejected: str | None = None) -> Any:
     from ..refresh import get_token_set
-    from ._common import effective_min_ttl, profile_settings
+    from ._common import bearer_only, effective_min_ttl, profile_settings
 
     min_ttl = effective_min_ttl(None, profile_settings(name))
-    return get_token_set(name, min_ttl=min_ttl, rejected=rejected)
+    tokens = get_token_set(name, min_ttl=min_ttl, rejected=rejected)
+    bearer_only(tokens.token_type, name, "a git or Docker credential helper")
+    return tokens
 
 
 def _username(profile: str) -> str:

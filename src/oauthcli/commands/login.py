@@ -113,6 +113,20 @@ Examples:
     "or auto: the OS keyring, or the file with a one-time notice when no keyring "
     "works.",
 )
+@click.option(
+    "--dpop/--no-dpop",
+    default=None,
+    help="Bind the tokens to a key made for this login (DPoP, RFC 9449): a "
+    "copied token is useless without it. The provider must support DPoP; the "
+    "profile remembers the choice.",
+)
+@click.option(
+    "--par/--no-par",
+    default=None,
+    help="Push the authorization request to the provider first (PAR, RFC "
+    "9126), so that the browser's URL carries only a reference. Always on "
+    "when the provider requires it.",
+)
 @profile_option
 @output_options
 def login(profile: str | None, **flags: Any) -> int:

@@ -102,11 +102,6 @@ def login_plan(profile: str, flags: Mapping[str, Any]) -> LoginPlan:
 
     resolved = resolve_login_options(profile, _given(flags))
     values = dict(resolved.values)
-    if values.get("dpop"):
-        raise LocalError(
-            "dpop is set, but DPoP-bound tokens are not supported yet",
-            code="invalid_argument",
-        )
     _check_local_files(values)
     stored: dict[str, Any] = {}
     if not values.get("issuer") or not values.get("client_id"):
@@ -155,6 +150,8 @@ def login_plan(profile: str, flags: Mapping[str, Any]) -> LoginPlan:
         required_scopes=tuple(values.get("require_scope") or ()),
         login_timeout=float(values.get("timeout") or 300.0),
         ca_file=values.get("ca_file") or stored.get("ca_file"),
+        dpop=bool(values.get("dpop", stored.get("dpop"))),
+        par=bool(values.get("par", stored.get("par"))),
         **options,
     )
     device = values.get("device", stored.get("device"))

@@ -34,12 +34,14 @@ Examples:
   curl -H "$(oauthcli token --format header)" URL
   eval "$(oauthcli token --format env)"
   oauthcli token --format json --min-ttl 300
+  oauthcli token --format header --url URL | curl -H @- URL     # DPoP too
 
 \b
 Formats:
   raw              the token and a newline
   json             access_token, token_type, expires_at, scope
-  header           the Authorization header line
+  header           the Authorization header line; for a DPoP-bound token
+                   also a DPoP line, a proof for --method and --url
   env              shell-quoted export lines (variable: the profile's env_var)
   exec-credential  kubectl's ExecCredential (client.authentication.k8s.io/v1)
 """
@@ -111,29 +113,59 @@ def _kubectl_api_version() -> str:
     show_default=True,
     help="The output shape (see Formats below).",
 )
+@click.option(
+    "--url",
+    metavar="URL",
+    help="With --format header: the request's URL, which a DPoP proof is bound "
+    "to (its query and fragment do not count). Needed for a DPoP-bound token.",
+)
+@click.option(
+    "--method",
+    default="GET",
+    show_default=True,
+    metavar="METHOD",
+    help="With --format header: the request's HTTP method, for the DPoP proof.",
+)
+@click.option(
+    "--dpop-nonce",
+    metavar="NONCE",
+    help="With --format header: the DPoP-Nonce the resource server sent, when "
+    'it answered 401 with error="use_dpop_nonce".',
+)
 @output_options
-def token(profile: str | None, min_ttl: float | None, output_format: str) -> int:
+def token(
+    profile: str | None,
+    min_ttl: float | None,
+    output_format: str,
+    url: str | None,
+    method: str,
+    dpop_nonce: str | None,
+) -> int:
     """Print a valid access token, refreshing it first when needed.
 
     The token goes to stdout; it is refreshed first when it expires within
     --min-ttl seconds. Exit 3 when the user must log in again.
     """
     from ..refresh import get_token_set
-    from ._common import profile_settings
+    from ._common import bearer_only, profile_settings
 
+    _check_request(url, method, dpop_nonce)
     name = profile_name(profile)
     settings = profile_settings(name)
+    ttl = effective_min_ttl(min_ttl, settings)
+    if output_format == "header":
+        sys.stdout.write(_header_lines(name, ttl, url, method, dpop_nonce))
+        return EXIT_OK
     api_version = _kubectl_api_version() if output_format == "exec-credential" else None
-    token_set = get_token_set(name, min_ttl=effective_min_ttl(min_ttl, settings))
+    token_set = get_token_set(name, min_ttl=ttl)
     access_token = token_set.access_token
     if output_format == "raw":
         out = f"{access_token}\n"
-    elif output_format == "header":
-        out = f"Authorization: Bearer {access_token}\n"
     elif output_format == "env":
         out = _env_lines(token_set, str(settings.get("env_var") or DEFAULT_ENV_VAR))
     elif output_format == "exec-credential":
         assert api_version is not None
+        bearer_only(token_set.token_type, name, "kubectl")
         document = exec_credential(access_token, token_set.expires_at, api_version)
         out = json.dumps(document) + "\n"
     else:
@@ -146,6 +178,55 @@ def token(profile: str | None, min_ttl: float | None, output_format: str) -> int
         out = json.dumps(document) + "\n"
     sys.stdout.write(out)
     return EXIT_OK
+
+
+def _check_request(url: str | None, method: str, nonce: str | None) -> None:
+    """The --url, --method and --dpop-nonce of a header, checked before use."""
+    import re
+    from urllib.parse import urlsplit
+
+    from ..dpop import MAX_NONCE_LENGTH, NONCE_SYNTAX
+
+    if url is not None:
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise LocalError(
+                "--url must be an absolute http:// or https:// URL",
+                code="invalid_argument",
+            )
+    if not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", method):
+        raise LocalError(
+            "--method must be an HTTP method such as GET or POST",
+            code="invalid_argument",
+        )
+    if nonce is not None and (
+        len(nonce) > MAX_NONCE_LENGTH or not NONCE_SYNTAX.fullmatch(nonce)
+    ):
+        raise LocalError(
+            "--dpop-nonce is not a DPoP nonce (visible ASCII without '\"' or '\\')",
+            code="invalid_argument",
+        )
+
+
+def _header_lines(
+    profile: str, min_ttl: float, url: str | None, method: str, nonce: str | None
+) -> str:
+    """The header lines of one resource request (RFC 6750, RFC 9449 section 7.1)."""
+    from ..refresh import get_credentials
+
+    credentials = get_credentials(profile, min_ttl=min_ttl)
+    if credentials.tokens.token_type == "DPoP" and url is None:
+        raise LocalError(
+            f"profile {profile!r} holds a DPoP-bound token: --format header needs "
+            "--url (and --method, default GET) of the request, to sign its proof",
+            code="invalid_argument",
+        )
+    headers = credentials.headers(method, url or "", nonce=nonce)
+    return "".join(f"{name}: {value}\n" for name, value in headers.items())
 
 
 def _env_lines(token_set: Any, variable: str) -> str:
