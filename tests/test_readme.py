@@ -148,8 +148,12 @@ class ResourceServer:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 scheme, _, token = self.headers.get("Authorization", "").partition(" ")
-                active = bool(token) and scheme == "Bearer"
-                active = active and state.provider.introspect(token)["active"] is True
+                answer = state.provider.introspect(token) if token else {}
+                active = answer.get("active") is True and scheme == "Bearer"
+                if scheme == "DPoP" and answer.get("active") is True:
+                    url = f"{state.url}{self.path.partition('?')[0]}"
+                    jkt = dpop_key_of(self.headers.get("DPoP", ""), url, token)
+                    active = answer.get("cnf") == {"jkt": jkt}
                 state.seen.append(active)
                 body = json.dumps({"major": "1", "minor": "32"}).encode()
                 self.send_response(200 if active else 401)
@@ -176,6 +180,37 @@ class ResourceServer:
             server.shutdown()
             server.server_close()
             thread.join()
+
+
+def dpop_key_of(proof: str, url: str, token: str) -> str | None:
+    """The thumbprint of a valid DPoP proof's key for GET ``url`` and ``token``.
+
+    RFC 9449 section 4.3, as far as the README's examples need: the proof's
+    own ``jwk`` verifies it, and it names this request and this token.
+    """
+    import base64
+    import hashlib
+
+    import jwt
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    try:
+        header = jwt.get_unverified_header(proof)
+        jwk = header["jwk"]
+        claims = jwt.decode(proof, jwt.PyJWK(jwk).key, algorithms=["ES256"])
+    except (jwt.PyJWTError, KeyError, TypeError, ValueError):
+        return None
+    if header.get("typ") != "dpop+jwt" or "d" in jwk:
+        return None
+    if (claims.get("htm"), claims.get("htu")) != ("GET", url):
+        return None
+    if claims.get("ath") != b64(hashlib.sha256(token.encode()).digest()):
+        return None
+    members = {name: jwk[name] for name in ("crv", "kty", "x", "y")}
+    canonical = json.dumps(members, sort_keys=True, separators=(",", ":"))
+    return b64(hashlib.sha256(canonical.encode()).digest())
 
 
 @functools.cache
