@@ -615,6 +615,21 @@ def test_cb_18_a_bare_cr_cannot_hide_a_second_host_header(
     finish(server)
 
 
+@pytest.mark.parametrize(
+    "ending", [b"\r\r\n", b"\r" * 21 + b"\n"], ids=["2 CRs", "21 CRs"]
+)
+def test_cb_18_bare_crs_at_the_end_of_the_request_line_get_400(
+    server: LoopbackServer, ending: bytes
+) -> None:
+    # Regression (found by make fuzz): rstrip(b"\r\n") took every CR off the
+    # end of the request line, so "... HTTP/1.1\r\r\n" still ended the login.
+    line = f"GET /callback?code=ok&state={STATE} HTTP/1.1".encode() + ending
+    request = line + f"Host: 127.0.0.1:{server.port}\r\n\r\n".encode()
+    assert status(raw(server.port, request)) == 400
+    wait_briefly(server)
+    finish(server)
+
+
 @pytest.mark.parametrize("size", [8 * 1024, 64 * 1024, 1024 * 1024])
 def test_cb_03_request_lines_of_8k_64k_and_1m(
     server: LoopbackServer, size: int

@@ -192,7 +192,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if len(line) > MAX_REQUEST_LINE:
             self.send_error(414)
             return False
-        text = line.rstrip(b"\r\n")
+        # One CRLF or LF off, no more: rstrip() would drop bare CRs before it.
+        text = line.removesuffix(b"\n").removesuffix(b"\r")
         if not text.isascii() or any(byte < 0x20 or byte == 0x7F for byte in text):
             self.send_error(400)
             return False
