@@ -1,5 +1,5 @@
 # Two entry points a fresh machine needs: `make demo` and `make test`.
-# Each installs what it uses: a venv with oauthcli[dev], the local OpenID
+# Each installs what it uses: a venv with oauthcli[dev,fuzz], the local OpenID
 # provider's npm packages, and (for browser tests, or a demo without a
 # display) Debian's chromium and chromium-driver.
 
@@ -8,17 +8,24 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
+FUZZ_STAMP := $(VENV)/.installed-fuzz
+FUZZ_SECONDS ?= 300
 NODE_STAMP := tests/provider/node_modules/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint typecheck unit install provider browser kubectl clean bench
+.PHONY: demo test lint typecheck unit install provider browser kubectl clean bench fuzz
 
 install: $(PY_STAMP)
 
+# The fuzz extra (atheris) too, for the few-second fuzz smoke test. It has
+# wheels for Linux x86_64 only: elsewhere pip would try to build libFuzzer, so
+# it is left out with a note and tests/test_fuzz_smoke.py skips.
 $(PY_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --only-binary atheris -e '.[fuzz]' || \
+	  echo "note: no atheris wheel for this platform; the fuzz smoke test skips"
 	touch $@
 
 provider: $(NODE_STAMP)
@@ -47,8 +54,8 @@ kubectl:
 	fi
 
 lint: $(PY_STAMP)
-	$(BIN)/ruff check src tests scripts bench
-	$(BIN)/ruff format --check src tests scripts bench
+	$(BIN)/ruff check src tests scripts bench fuzz
+	$(BIN)/ruff format --check src tests scripts bench fuzz
 
 typecheck: $(PY_STAMP)
 	$(BIN)/mypy
@@ -74,4 +81,16 @@ bench: $(BENCH_STAMP) $(NODE_STAMP)
 
 $(BENCH_STAMP): $(PY_STAMP) pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+# The fuzzers (fuzz/): the loopback listener's request handling and the token
+# response parser, each under atheris for FUZZ_SECONDS (default 5 minutes) on
+# a corpus kept in fuzz/work/. Prints runs, corpus, crashes and hangs per
+# harness (also fuzz/work/results.json) and fails if anything was found. Run
+# on purpose, not by `make test`, which runs a few-second smoke of the same.
+fuzz: $(FUZZ_STAMP)
+	$(BIN)/python fuzz/run.py --seconds $(FUZZ_SECONDS)
+
+$(FUZZ_STAMP): $(PY_STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet --only-binary atheris -e '.[fuzz]'
 	touch $@
