@@ -157,6 +157,28 @@ def test_c09_timeout_is_a_clear_error_and_releases_the_port() -> None:
         assert again.port == port
 
 
+def _seconds_to_close_after_the_callback() -> float:
+    with LoopbackServer(spec()) as listener:
+        port = listener.port
+        request = request_for(listener)
+        listener.serve(lambda params: validate_callback(params, request))
+        assert status(get(port, f"/callback?code=abc&state={STATE}")) == 200
+        assert listener.wait(timeout=5) == "abc"
+        started = time.monotonic()
+        listener.close()
+        seconds = time.monotonic() - started
+    with LoopbackServer(spec(port)) as again:  # the port is free
+        assert again.port == port
+    return seconds
+
+
+def test_closing_after_the_callback_takes_no_poll_interval() -> None:
+    """The code is redeemed once the port is free, so closing is on the
+    login's path: it must not wait for a poll (it used to take ~100 ms)."""
+    # The quickest of three: a loaded machine adds delays, never removes them.
+    assert min(_seconds_to_close_after_the_callback() for _ in range(3)) < 0.05
+
+
 def test_c01_a_port_held_on_the_wildcard_address_fails_before_anything_else() -> None:
     port = free_port()
     wildcard = "0.0.0.0"  # noqa: S104 - the test plays the other program

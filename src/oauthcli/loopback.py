@@ -26,6 +26,7 @@ import errno
 import html
 import http.server
 import queue
+import selectors
 import socket
 import socketserver
 import sys
@@ -347,6 +348,37 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.shared = shared
         self.address_family = socket.AF_INET6 if ":" in address else socket.AF_INET
         super().__init__((address, port), _Handler)
+        self._stopping = False
+        self._wake, self._waker = socket.socketpair()
+
+    def serve_until_stopped(self) -> None:
+        """Accept connections until ``stop()``.
+
+        ``serve_forever`` would notice a shutdown only at its next poll (up
+        to a poll interval after the callback); this loop also waits on a
+        socket pair that ``stop()`` writes to, so it ends at once.
+        """
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.socket, selectors.EVENT_READ)
+            selector.register(self._wake, selectors.EVENT_READ)
+            while not self._stopping:
+                ready = selector.select()
+                if self._stopping:
+                    break
+                if any(key.fileobj is self.socket for key, _ in ready):
+                    # What serve_forever calls on a ready socket (not typed).
+                    self._handle_request_noblock()  # type: ignore[attr-defined]
+
+    def stop(self) -> None:
+        """End ``serve_until_stopped`` (from another thread)."""
+        self._stopping = True
+        with contextlib.suppress(OSError):
+            self._waker.send(b"\0")
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._wake.close()
+        self._waker.close()
 
     def server_bind(self) -> None:
         if sys.platform == "win32":  # pragma: no cover - Windows only
@@ -406,7 +438,6 @@ class LoopbackServer:
         self._shared = _Shared(spec)
         self._servers: list[_Server] = []
         self._threads: list[threading.Thread] = []
-        self._closing: threading.Thread | None = None
 
     def __enter__(self) -> LoopbackServer:
         if not self._servers:
@@ -502,8 +533,7 @@ class LoopbackServer:
         self._shared.on_forged = on_forged
         for server in self._servers:
             thread = threading.Thread(
-                target=server.serve_forever,
-                kwargs={"poll_interval": 0.1},
+                target=server.serve_until_stopped,
                 name="oauthcli-loopback",
                 daemon=True,
             )
@@ -550,34 +580,13 @@ class LoopbackServer:
         except KeyboardInterrupt:
             raise Cancelled("login cancelled") from None
 
-    def close(self, *, wait: bool = True) -> None:
-        """Stop serving and release the port; safe to call twice.
-
-        Stopping takes up to one poll interval per address. With
-        ``wait=False`` it happens in the background (after a successful
-        callback, while the code is redeemed); ``closed()`` waits for it.
-        """
+    def close(self) -> None:
+        """Stop serving and release the port; safe to call twice."""
         servers, self._servers = self._servers, []
         threads, self._threads = self._threads, []
-
-        def stop() -> None:
-            for server in servers:
-                if threads:
-                    server.shutdown()
-            for thread in threads:
-                thread.join(timeout=2)
-            for server in servers:
-                server.server_close()
-
-        if wait:
-            stop()
-            return
-        self._closing = threading.Thread(
-            target=stop, name="oauthcli-loopback-close", daemon=True
-        )
-        self._closing.start()
-
-    def closed(self) -> None:
-        """Wait until a background ``close(wait=False)`` has released the port."""
-        if self._closing is not None:
-            self._closing.join(timeout=5)
+        for server in servers:
+            server.stop()
+        for thread in threads:
+            thread.join(timeout=2)
+        for server in servers:
+            server.server_close()

@@ -105,7 +105,6 @@ class OAuth2:
         self.dpop_key = dpop_key
         self._metadata: ProviderMetadata | None = None
         self._request: AuthorizationRequest | None = None
-        self._listener: LoopbackServer | None = None
         self.id_token_claims: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
@@ -180,14 +179,9 @@ class OAuth2:
         server = LoopbackServer(c.redirect_spec())
         server.bind()
         try:
-            code = self._serve(server, connection, extra_params)
-        except BaseException:
-            server.close()  # the port is free before the error is reported
-            raise
-        # The code is redeemed while the listener winds down (one poll).
-        server.close(wait=False)
-        self._listener = server
-        return code
+            return self._serve(server, connection, extra_params)
+        finally:
+            server.close()  # the port is free before the code is redeemed
 
     def _serve(
         self,
@@ -448,11 +442,8 @@ class OAuth2:
         )
 
     def close(self) -> None:
-        """Close the back-channel connections (reopened if used again), and
-        wait for the loopback listener to have released its port."""
+        """Close the back-channel connections (reopened if used again)."""
         self._http.close()
-        if self._listener is not None:
-            self._listener.closed()
 
 
 def _warm_up(modules: tuple[str, ...]) -> None:
