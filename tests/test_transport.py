@@ -252,6 +252,58 @@ def test_tls_03_expired_certificate_fails_closed(
     assert caught.value.code == "tls_verification_failed"
 
 
+def test_plain_http_to_loopback_reads_no_ca_bundle(
+    plain_server: StubServer,
+    tls_server: StubServer,
+    test_ca: PrivateCA,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Loading a CA bundle costs tens of milliseconds, at every login."""
+    loaded: list[str | None] = []
+    original = ssl.SSLContext.load_verify_locations
+
+    def load_verify_locations(context: ssl.SSLContext, *args: Any, **kw: Any) -> None:
+        loaded.append(kw.get("cafile"))
+        original(context, *args, **kw)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", load_verify_locations)
+    plain_server.routes[DISCOVERY_PATH] = Reply()
+
+    with HTTP(timeout=5, ca_file=str(test_ca.ca_file)) as http:
+        plain = http.get(plain_server.origin + DISCOVERY_PATH, what="discovery")
+        assert loaded == []
+        over_tls = http.get(tls_server.origin + DISCOVERY_PATH, what="discovery")
+
+    assert plain.status_code == over_tls.status_code == 200
+    assert str(test_ca.ca_file) in loaded
+
+
+def test_a_ca_bundle_named_twice_in_the_environment_is_read_once(
+    tls_server: StubServer,
+    test_ca: PrivateCA,
+    clean_trust_env: pytest.MonkeyPatch,
+) -> None:
+    """Debian-style setups point SSL_CERT_FILE and REQUESTS_CA_BUNDLE at one file."""
+    loaded: list[str | None] = []
+    original = ssl.SSLContext.load_verify_locations
+
+    def load_verify_locations(context: ssl.SSLContext, *args: Any, **kw: Any) -> None:
+        loaded.append(kw.get("cafile"))
+        original(context, *args, **kw)
+
+    clean_trust_env.setattr(
+        ssl.SSLContext, "load_verify_locations", load_verify_locations
+    )
+    clean_trust_env.setenv("SSL_CERT_FILE", str(test_ca.ca_file))
+    clean_trust_env.setenv("REQUESTS_CA_BUNDLE", str(test_ca.ca_file))
+
+    with HTTP(timeout=5) as http:
+        response = http.get(tls_server.origin + DISCOVERY_PATH, what="discovery")
+
+    assert response.status_code == 200
+    assert loaded == []  # the default context read SSL_CERT_FILE itself
+
+
 # Redirects on the back channel (REDIR-03)
 
 

@@ -83,10 +83,18 @@ class Response:
         return parse_json_object(self.body, what)
 
 
+def _same_file(path: str, other: str | None) -> bool:
+    try:
+        return other is not None and os.path.samefile(path, other)
+    except OSError:
+        return False
+
+
 def _ssl_context(ca_file: str | None) -> ssl.SSLContext:
     context = ssl.create_default_context()  # honours SSL_CERT_FILE / SSL_CERT_DIR
+    loaded = ssl.get_default_verify_paths().cafile  # what that just read
     for extra in (os.environ.get("REQUESTS_CA_BUNDLE"), ca_file):
-        if extra:
+        if extra and not _same_file(extra, loaded):  # each bundle is read once
             try:
                 context.load_verify_locations(cafile=extra)
             except (OSError, ssl.SSLError) as exc:
@@ -139,20 +147,26 @@ class HTTP:
         self.timeout = timeout
         self.ca_file = ca_file
         self.max_bytes = max_bytes
-        self._clients: dict[bool, httpx.Client] = {}
+        self._clients: dict[tuple[bool, bool], httpx.Client] = {}
         self._lock = threading.Lock()
 
-    def _get_client(self, loopback: bool) -> httpx.Client:
-        """The client for loopback hosts (no proxy) or for the others."""
+    def _get_client(self, loopback: bool, tls: bool) -> httpx.Client:
+        """The client for loopback hosts (no proxy) or for the others, for
+        https or for plain http (which only loopback hosts may use)."""
         with self._lock:
-            client = self._clients.get(loopback)
+            client = self._clients.get((loopback, tls))
             if client is None:
                 import httpx
 
                 # httpx logs every URL at INFO; --debug uses our own logger.
                 logging.getLogger("httpx").setLevel(logging.WARNING)
                 client = httpx.Client(
-                    verify=_ssl_context(self.ca_file),
+                    # Plain http needs no CA bundle, whose loading costs tens
+                    # of milliseconds: its context trusts nothing, so it could
+                    # not complete a TLS handshake either.
+                    verify=_ssl_context(self.ca_file)
+                    if tls
+                    else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT),
                     follow_redirects=False,
                     timeout=httpx.Timeout(
                         self.timeout, connect=min(self.timeout, 10.0)
@@ -163,7 +177,7 @@ class HTTP:
                     },
                     trust_env=not loopback,
                 )
-                self._clients[loopback] = client
+                self._clients[(loopback, tls)] = client
             return client
 
     def close(self) -> None:
@@ -223,7 +237,9 @@ class HTTP:
         log.debug(
             "%s %s://%s%s (%s)", method, parts.scheme, parts.netloc, parts.path, what
         )
-        client = self._get_client(is_loopback_host(parts.hostname or ""))
+        client = self._get_client(
+            is_loopback_host(parts.hostname or ""), parts.scheme == "https"
+        )
         outcome: list[Response | BaseException] = []
         worker = threading.Thread(
             target=self._exchange,
