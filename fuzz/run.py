@@ -167,6 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: list[dict[str, Any]] = []
     failed = False
     for name in names:
+        print(f"{name}: fuzzing for {args.seconds} s", flush=True)
         result, output = run_harness(
             name, args.seconds, args.workdir, args.directory, args.hang_seconds
         )
