@@ -162,3 +162,31 @@ def test_a_keyring_value_that_does_not_match_the_file_is_not_used(
     result = oauthcli("token", env=env)
     assert result.returncode == 3
     assert provider.count_grants("refresh_token", error=True) == grants  # never sent
+
+
+def test_a_dpop_key_nested_too_deep_in_the_keyring_is_damage_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import keyring
+
+    from keyring_backends import FileKeyring
+    from oauthcli.keychain import (
+        SERVICE,
+        _dpop_account,
+        keyring_account,
+        stored_dpop_key,
+    )
+
+    settings = {"issuer": "https://idp.test", "client_id": "cli", "store": "keyring"}
+    entry = {"settings": settings, "dpop": {"jkt": "x", "key_store": "keyring"}}
+    monkeypatch.setenv("OAUTHCLI_TEST_KEYRING", str(tmp_path / "keyring.json"))
+    previous = keyring.get_keyring()
+    keyring.set_keyring(FileKeyring())
+    try:
+        account = _dpop_account(keyring_account("default", settings))
+        keyring.set_password(SERVICE, account, "[" * 100_000)
+
+        with pytest.raises(ValueError, match="DPoP key is not JSON"):
+            stored_dpop_key("default", entry)
+    finally:
+        keyring.set_keyring(previous)

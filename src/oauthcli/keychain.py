@@ -278,7 +278,7 @@ def stored_dpop_key(profile: str, entry: Mapping[str, Any]) -> DPoPKey | None:
             raise ValueError("the keyring holds no DPoP key for this login")
         try:
             private = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # deep nesting: a few KB do it
             raise ValueError("the keyring's DPoP key is not JSON") from exc
     else:
         private = dpop.get("private_jwk")
