@@ -181,7 +181,7 @@ def test_a_dpop_key_nested_too_deep_in_the_keyring_is_damage_not_a_crash(
     entry = {"settings": settings, "dpop": {"jkt": "x", "key_store": "keyring"}}
     monkeypatch.setenv("OAUTHCLI_TEST_KEYRING", str(tmp_path / "keyring.json"))
     previous = keyring.get_keyring()
-    keyring.set_keyring(FileKeyring())
+    keyring.set_keyring(FileKeyring())  # type: ignore[no-untyped-call]
     try:
         account = _dpop_account(keyring_account("default", settings))
         keyring.set_password(SERVICE, account, "[" * 100_000)
