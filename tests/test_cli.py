@@ -513,3 +513,65 @@ def test_the_command_leaves_its_objects_to_the_os_at_exit_and_still_flushes() ->
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "unflushedfrozen True"
     assert result.stdout.count("oauthcli ") == 2
+
+
+def _work_profile(home: Path) -> None:
+    (home / "config.toml").write_text(
+        '[profiles.work]\nissuer = "https://idp.example"\nclient_id = "cli"\n'
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("token",), ("whoami",), ("exec", "--", "true"), ("status",)],
+)
+def test_not_logged_in_hint_of_a_configured_profile_needs_only_the_profile(
+    oauthcli_home: Path, command: tuple[str, ...]
+) -> None:
+    _work_profile(oauthcli_home)
+    result = run(command[0], "--profile", "work", *command[1:], home=oauthcli_home)
+    assert result.returncode == 3
+    shown = result.stderr + result.stdout
+    assert "`oauthcli login --profile work`" in shown
+    assert "--issuer URL" not in shown
+
+
+def test_not_logged_in_hint_of_a_git_credential_profile_needs_only_the_profile(
+    oauthcli_home: Path,
+) -> None:
+    (oauthcli_home / "config.toml").write_text(
+        '[profiles.work]\nissuer = "https://idp.example"\nclient_id = "cli"\n'
+        'hosts = ["git.example.com"]\n'
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "oauthcli", "git-credential", "get"],
+        input="protocol=https\nhost=git.example.com\n\n",
+        env={**os.environ, "OAUTHCLI_HOME": str(oauthcli_home)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.stdout == ""
+    assert "`oauthcli login --profile work`" in result.stderr
+    assert "--issuer URL" not in result.stderr
+
+
+def test_a_mistyped_profile_gets_a_did_you_mean(oauthcli_home: Path) -> None:
+    _work_profile(oauthcli_home)
+    result = run("token", "--profile", "wrok", home=oauthcli_home)
+    assert result.returncode == 3
+    assert "did you mean 'work'?" in result.stderr
+    assert "--profile wrok" in result.stderr
+
+
+def test_a_damaged_store_says_to_log_in_with_the_profile(oauthcli_home: Path) -> None:
+    _work_profile(oauthcli_home)
+    (oauthcli_home / "profiles").mkdir(mode=0o700, exist_ok=True)
+    path = oauthcli_home / "profiles" / "work.json"
+    path.write_text("{garbage")
+    path.chmod(0o600)
+    result = run("token", "--profile", "work", home=oauthcli_home)
+    assert result.returncode == 3
+    assert "damaged" in result.stderr
+    assert "`oauthcli login --profile work`" in result.stderr

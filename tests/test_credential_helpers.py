@@ -260,3 +260,19 @@ def test_the_helpers_honour_the_profiles_min_ttl(
     assert provider.count_grants("refresh_token") == grants + 1
     assert f"password={token(oauthcli_home)}\n" in result.stdout
     assert token(oauthcli_home) != before
+
+
+def test_verbose_git_credential_says_why_a_host_no_profile_lists_gets_nothing(
+    oauthcli_home: Path,
+) -> None:
+    result = oauthcli(
+        "-v",
+        "git-credential",
+        "get",
+        env={**os.environ, "OAUTHCLI_HOME": str(oauthcli_home)},
+        input="protocol=https\nhost=elsewhere.example\n\n",
+    )
+    assert result.returncode == 0
+    assert result.stdout == ""
+    assert "no profile lists host elsewhere.example" in result.stderr
+    assert "next helper" in result.stderr

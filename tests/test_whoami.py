@@ -99,3 +99,36 @@ def test_whoami_leaves_out_the_claims_that_only_bound_the_login(
     claims = json.loads(oauthcli("whoami", "--format", "json", env=env).stdout)
     assert "nonce" not in claims
     assert "at_hash" not in claims
+
+
+def _edit_store(home: Path, change: dict[str, object]) -> None:
+    path = home / "profiles" / "default.json"
+    document = json.loads(path.read_text())
+    document.update(change)
+    path.write_text(json.dumps(document))
+
+
+def test_whoami_after_the_refresh_token_was_refused_exits_3_like_status(
+    env: dict[str, str], oauthcli_home: Path
+) -> None:
+    # What refresh leaves behind when the provider answers invalid_grant.
+    _edit_store(oauthcli_home, {"tokens": {}})
+    assert oauthcli("status", env=env).returncode == 3
+    result = oauthcli("whoami", env=env)
+    assert result.returncode == 3
+    assert result.stdout == ""
+    assert "no usable tokens" in result.stderr
+    assert "`oauthcli login --profile default`" in result.stderr
+
+
+def test_whoami_without_an_id_token_labels_the_stored_account_as_account(
+    env: dict[str, str], oauthcli_home: Path
+) -> None:
+    # A provider without ID tokens (GitHub): only what the login recorded.
+    document = json.loads((oauthcli_home / "profiles" / "default.json").read_text())
+    tokens = {**document["tokens"], "id_token": None}
+    account = {"sub": "1234", "name": "frank"}
+    _edit_store(oauthcli_home, {"tokens": tokens, "account": account})
+    result = oauthcli("whoami", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["sub:     1234", "account: frank"]

@@ -74,10 +74,10 @@ def stored_login(profile: str) -> dict[str, Any]:
     except StoreDamaged as exc:
         raise LoginRequired(exc.message) from exc
     if entry is None:
-        raise LoginRequired(
-            f"not logged in (profile {profile!r}); run `oauthcli login --issuer URL "
-            f"--client-id ID --profile {profile}`"
-        )
+        from .config import login_hint
+
+        hint = login_hint(profile)
+        raise LoginRequired(f"not logged in (profile {profile!r}); {hint}")
     return entry
 
 

@@ -397,7 +397,7 @@ def read_entry(profile: str) -> dict[str, Any] | None:
     except (ValueError, RecursionError) as exc:
         raise StoreDamaged(
             f"the stored login of profile {profile!r} is damaged ({path}); "
-            "run `oauthcli login` to replace it",
+            f"run `oauthcli login --profile {profile}` to replace it",
         ) from exc
     return document
 

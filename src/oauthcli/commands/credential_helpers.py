@@ -138,12 +138,17 @@ def git_credential(profile: str | None, action: str) -> int:
     request = parse_git_request(sys.stdin.read(_MAX_INPUT))
     if action == "store":
         return EXIT_OK
+    from .._log import log
+
     protocol = request.get("protocol", "")
     host = request.get("host", "")
     if protocol != "https":
-        return EXIT_OK  # never hand a token to a plain-http remote
+        # Never hand a token to a plain-http remote.
+        log.info("%s is not https; git tries its next helper", sanitize(protocol, 20))
+        return EXIT_OK
     name = _profile_for_server(profile, _server(host) if host else None)
     if name is None:
+        log.info("no profile lists host %s; git tries its next helper", sanitize(host))
         return EXIT_OK
     try:
         if action == "erase":

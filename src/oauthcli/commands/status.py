@@ -60,15 +60,8 @@ def status(profile: str | None, output_format: str) -> int:
         settings = entry.get("settings") or {}
         tokens = entry.get("tokens") or {}
         account = entry.get("account") or {}
-        expires_at = tokens.get("expires_at")
-        if not isinstance(expires_at, int | float) or isinstance(expires_at, bool):
-            expires_at = None
-        access_valid = bool(tokens.get("access_token")) and (
-            expires_at is None or expires_at > time.time()
-        )
-        backend = tokens.get("refresh_token_store") or "file"
-        can_refresh = bool(tokens.get("refresh_token")) or backend == "keyring"
-        report["store"] = backend
+        expires_at, access_valid, can_refresh = _token_state(tokens)
+        report["store"] = tokens.get("refresh_token_store") or "file"
         report.update(
             issuer=(entry.get("provider") or {}).get("issuer")
             or settings.get("issuer"),
@@ -92,8 +85,35 @@ def status(profile: str | None, output_format: str) -> int:
     return EXIT_OK if report["logged_in"] else EXIT_LOGIN_REQUIRED
 
 
+def _token_state(tokens: dict[str, Any]) -> tuple[float | None, bool, bool]:
+    """The stored access token's expiry, whether it is valid, whether a
+    refresh is possible."""
+    expires_at = tokens.get("expires_at")
+    if not isinstance(expires_at, int | float) or isinstance(expires_at, bool):
+        expires_at = None
+    access_valid = bool(tokens.get("access_token")) and (
+        expires_at is None or expires_at > time.time()
+    )
+    backend = tokens.get("refresh_token_store") or "file"
+    can_refresh = bool(tokens.get("refresh_token")) or backend == "keyring"
+    return expires_at, access_valid, can_refresh
+
+
+def _logged_in(entry: dict[str, Any]) -> bool:
+    """What ``status`` exits 0 for: a valid access token, a way to refresh
+    it, or a client credentials profile (a new grant)."""
+    _, access_valid, can_refresh = _token_state(entry.get("tokens") or {})
+    settings = entry.get("settings") or {}
+    return (
+        access_valid
+        or can_refresh
+        or settings.get("grant_type") == "client_credentials"
+    )
+
+
 def _status_text(report: dict[str, Any]) -> str:
     """The report for a terminal: every stored value passes ``sanitize``."""
+    from ..config import login_hint
     from ..errors import sanitize
 
     report = {
@@ -102,7 +122,7 @@ def _status_text(report: dict[str, Any]) -> str:
     }
     name = report["profile"]
     if "issuer" not in report:
-        problem = report.get("problem") or "no stored login"
+        problem = report.get("problem") or f"no stored login; {login_hint(name)}"
         return f"Profile {name!r}: not logged in ({problem}).\n"
     lines = [
         f"Profile:   {name}",
@@ -126,13 +146,14 @@ def _status_text(report: dict[str, Any]) -> str:
     )
     lines.append(f"Stored in: {report['path']} ({where})")
     if not report["logged_in"]:
-        lines.append(f"Not logged in: run `oauthcli login --profile {name}`.")
+        lines.append(f"Not logged in: {login_hint(name)}.")
     return "\n".join(lines) + "\n"
 
 
 # Shown first, in this order; the other claims follow sorted by name.
 _CLAIM_ORDER = (
     "sub",
+    "account",
     "name",
     "preferred_username",
     "email",
@@ -176,6 +197,16 @@ def whoami(profile: str | None, userinfo: bool, output_format: str) -> int:
 
     name = profile_name(profile)
     entry = stored_login(name)
+    if not _logged_in(entry):
+        from ..config import login_hint
+        from ..errors import LoginRequired
+
+        # The provider refused the refresh token (or it ran out): the claims
+        # of that login describe nobody who is logged in now.
+        raise LoginRequired(
+            f"not logged in (profile {name!r} holds no usable tokens); "
+            f"{login_hint(name)}"
+        )
     claims = id_token_claims((entry.get("tokens") or {}).get("id_token"))
     for spent in _LOGIN_ONLY:
         claims.pop(spent, None)
@@ -185,8 +216,11 @@ def whoami(profile: str | None, userinfo: bool, output_format: str) -> int:
         min_ttl = effective_min_ttl(None, profile_settings(name))
         claims = {**claims, **fetch_userinfo(name, min_ttl=min_ttl)}
     elif not claims:
+        # A provider without ID tokens (the GitHub preset): what the login
+        # recorded, labelled as the account it is, not as the `name` claim.
         account = entry.get("account") or {}
-        claims = {"sub": account.get("sub"), "name": account.get("name")}
+        recorded = {"sub": account.get("sub"), "account": account.get("name")}
+        claims = {key: value for key, value in recorded.items() if value is not None}
     if output_format == "json":
         sys.stdout.write(json.dumps(claims, indent=2, sort_keys=True) + "\n")
     else:
