@@ -29,6 +29,9 @@ from oauthcli.errors import ConfigError, LocalError
 TENANT = "8eaef023-2b34-4da1-9baa-8bc8c9d6a490"
 
 
+_SCHEME_RULE = "must start with https:// (http:// only for 127.0.0.1, ::1 or localhost)"
+
+
 def write(home: Path, text: str, mode: int = 0o600) -> Path:
     path = home / "config.toml"
     path.write_text(text)
@@ -209,11 +212,37 @@ def test_a_relative_ca_file_is_relative_to_the_config_file(
         ),
         (
             'token_endpoint = "ftp://idp.example/token"',
-            'token_endpoint must be an https:// URL, got "ftp://idp.example/token"',
+            f'token_endpoint {_SCHEME_RULE}, got "ftp://idp.example/token"',
+        ),
+        ('base_url = "sso.example"', f'base_url {_SCHEME_RULE}, got "sso.example"'),
+        ('issuer = "ftp://x"', f'issuer {_SCHEME_RULE}, got "ftp://x"'),
+        ('issuer = "notaurl"', f'issuer {_SCHEME_RULE}, got "notaurl"'),
+        (
+            'issuer = "127.0.0.1:40637"',
+            f'issuer {_SCHEME_RULE}, got "127.0.0.1:40637"',
         ),
         (
-            'base_url = "sso.example"',
-            'base_url must be an https:// URL, got "sso.example"',
+            'issuer = "http://example.com"',
+            f'issuer {_SCHEME_RULE}, got "http://example.com"',
+        ),
+        (
+            'issuer = "https://"',
+            'issuer must name a host after https://, got "https://"',
+        ),
+        (
+            'issuer = "https://idp.example/?tenant=a"',
+            "issuer must not have a query (RFC 8414 section 2), "
+            'got "https://idp.example/?tenant=a"',
+        ),
+        (
+            'jwks_uri = "https://u:p@idp.example/jwks"',
+            "jwks_uri must not carry a user name or password, "
+            'got "https://u:p@idp.example/jwks"',
+        ),
+        (
+            'userinfo_endpoint = "https://idp.example/me#x"',
+            "userinfo_endpoint must not have a fragment (#...), "
+            'got "https://idp.example/me#x"',
         ),
         ('scope_separator = ";"', 'scope_separator must be " " or ",", got ";"'),
         ("tenant = 42", "tenant must be a string, got 42"),
@@ -279,7 +308,7 @@ def test_an_unknown_key_with_a_bidi_override_is_shown_escaped(
         ('[profiles."work"]\ntimeout = "soon"\n', 2),
         ("[ profiles . 'work' ]\n# note\ntimeout = 'soon'\n", 3),
         ('# top\nprofiles.work.timeout = "soon"\n', 2),
-        ('[profiles]\nwork.issuer = "i"\nwork.timeout = "soon"\n', 3),
+        ('[profiles]\nwork.issuer = "https://i"\nwork.timeout = "soon"\n', 3),
         ('profiles = { work = { timeout = "soon" } }\n', 1),
         ('[profiles.work]\ntimeout = """\nsoon"""\n', 2),
         ('[profiles.work.param]\nx = "y"\n[profiles.work]\ntimeout = "soon"\n', 4),
@@ -942,7 +971,7 @@ def test_the_default_profile_is_set_above_the_tables_and_removed(
 
 
 def test_one_authorization_parameter_can_be_set_and_unset(oauthcli_home: Path) -> None:
-    write(oauthcli_home, '[profiles.work]\nissuer = "i"\n')
+    write(oauthcli_home, '[profiles.work]\nissuer = "https://i"\n')
 
     set_value("work", "param.prompt", "login")
     set_value("work", "param.hd", "ex.com")

@@ -382,3 +382,61 @@ def test_profiles_add_with_one_bad_value_changes_nothing(oauthcli_home: Path) ->
         env=env,
     )
     assert good.returncode == 0, good.stderr
+
+
+_SCHEME_RULE = "must start with https:// (http:// only for 127.0.0.1, ::1 or localhost)"
+
+
+@pytest.mark.parametrize(
+    ("issuer", "flag"),
+    [
+        ("127.0.0.1:40637", "--issuer"),
+        ("notaurl", "--issuer"),
+        ("http://example.com", "--issuer"),
+        ("notaurl", "OAUTHCLI_ISSUER"),
+    ],
+)
+def test_an_issuer_that_is_not_an_https_url_is_a_usage_error_before_any_request(
+    oauthcli_home: Path, issuer: str, flag: str
+) -> None:
+    env = home_env(oauthcli_home)
+    args = ["login", "--client-id", "cli-app", "--timeout", "5"]
+    if flag == "--issuer":
+        args += ["--issuer", issuer]
+    else:
+        env[flag] = issuer
+
+    result = oauthcli(*args, env=env)
+
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == f'oauthcli: {flag} {_SCHEME_RULE}, got "{issuer}"\n'
+
+
+def test_config_set_refuses_an_issuer_that_is_not_a_url(oauthcli_home: Path) -> None:
+    result = oauthcli(
+        "config",
+        "set",
+        "--profile",
+        "z",
+        "issuer",
+        "notaurl",
+        env=home_env(oauthcli_home),
+    )
+
+    assert result.returncode == 2
+    assert f'profiles.z.issuer {_SCHEME_RULE}, got "notaurl"' in result.stderr
+    assert not (oauthcli_home / "config.toml").exists()
+
+
+def test_a_config_issuer_with_another_scheme_names_file_line_and_key(
+    oauthcli_home: Path,
+) -> None:
+    path = oauthcli_home / "config.toml"
+    path.write_text('[profiles.z]\nclient_id = "cli-app"\nissuer = "ftp://x"\n')
+
+    result = oauthcli("login", "--profile", "z", env=home_env(oauthcli_home))
+
+    assert result.returncode == 2
+    assert result.stderr == (
+        f'oauthcli: {path}, line 3: profiles.z.issuer {_SCHEME_RULE}, got "ftp://x"\n'
+    )

@@ -105,10 +105,44 @@ def _token(value: object) -> str:
     return text
 
 
+_SCHEME_RULE = "must start with https:// (http:// only for 127.0.0.1, ::1 or localhost)"
+
+
 def _url(value: object) -> str:
+    """An https URL, or http on a loopback host (the rule of ``urls``)."""
+    from urllib.parse import urlsplit
+
+    from .urls import is_loopback_host
+
     text = _token(value)
-    if not text.startswith(("https://", "http://")):
-        raise _Invalid("must be an https:// URL")
+    if not text.isascii() or any(ch < " " or ch == "\x7f" for ch in text):
+        raise _Invalid(
+            "must be ASCII without control characters (write hosts in punycode)"
+        )
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        raise _Invalid("is not a valid URL") from exc
+    scheme = parts.scheme.lower()
+    if "://" not in text or scheme not in ("https", "http"):
+        raise _Invalid(_SCHEME_RULE)
+    if not parts.hostname:
+        raise _Invalid("must name a host after https://")
+    if scheme == "http" and not is_loopback_host(parts.hostname):
+        raise _Invalid(_SCHEME_RULE)
+    if parts.username is not None or parts.password is not None:
+        raise _Invalid("must not carry a user name or password")
+    if parts.fragment or text.endswith("#"):
+        raise _Invalid("must not have a fragment (#...)")
+    return text
+
+
+def _issuer(value: object) -> str:
+    """An issuer URL: ``_url`` without a query (RFC 8414 section 2)."""
+    text = _url(value)
+    if "?" in text:
+        raise _Invalid("must not have a query (RFC 8414 section 2)")
     return text
 
 
@@ -344,7 +378,7 @@ _ENDPOINT = "(default: from discovery)"
 KEYS: dict[str, Key] = {
     key.name: key
     for key in (
-        Key("issuer", "url", "the provider's issuer URL (discovery is used)", _token),
+        Key("issuer", "url", "the provider's issuer URL (discovery is used)", _issuer),
         Key("client_id", "string", "the client ID registered at the provider"),
         Key("client_secret", "string", "for confidential clients only", secret=True),
         Key(

@@ -57,7 +57,11 @@ def check_endpoint_url(url: object, what: str) -> str:
             f"{what} is not a valid URL", code="insecure_url"
         ) from exc
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ValidationError(f"{what} must be an https:// URL", code="insecure_url")
+        raise ValidationError(
+            f"{what} must start with https:// (http:// only for 127.0.0.1, ::1 "
+            "or localhost)",
+            code="insecure_url",
+        )
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise ValidationError(
             f"{what} uses http:// on a host that is not loopback; https is required",
