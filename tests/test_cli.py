@@ -102,9 +102,11 @@ def test_a_non_loopback_http_issuer_is_refused(oauthcli_home: Path) -> None:
         "x",
         home=oauthcli_home,
     )
-    assert result.returncode == 1
-    assert "https is required" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert result.returncode == 2
+    assert result.stderr == (
+        "oauthcli: --issuer must start with https:// (http:// only for 127.0.0.1, "
+        '::1 or localhost), got "http://idp.example.com"\n'
+    )
 
 
 def store_tokens(
