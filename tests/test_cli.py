@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -577,3 +578,65 @@ def test_a_damaged_store_says_to_log_in_with_the_profile(oauthcli_home: Path) ->
     assert result.returncode == 3
     assert "damaged" in result.stderr
     assert "`oauthcli login --profile work`" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("[profiles.default\n", "not valid TOML"),
+        ('[profiles.default]\nisuer = "x"\n', "unknown key profiles.default.isuer"),
+    ],
+)
+def test_token_refuses_a_config_every_other_command_refuses(
+    oauthcli_home: Path, text: str, problem: str
+) -> None:
+    store_tokens(oauthcli_home, time.time() + 3600)
+    (oauthcli_home / "config.toml").write_text(text)
+
+    result = run("token", home=oauthcli_home)
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert problem in result.stderr
+
+
+def _token_and_path(home: Path) -> tuple[str, str]:
+    """`oauthcli token`'s output, and which path gave it ("fast" or "full")."""
+    code = (
+        "import sys; from oauthcli.cli import main; status = main(['token']); "
+        "print('full' if 'click' in sys.modules else 'fast', status)"
+    )
+    environment = {key: value for key, value in os.environ.items()}
+    environment.pop("OAUTHCLI_PROFILE", None)
+    environment["OAUTHCLI_HOME"] = str(home)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return result.stdout, result.stderr
+
+
+def test_token_takes_the_fast_path_only_for_a_config_the_full_path_checked(
+    oauthcli_home: Path,
+) -> None:
+    store_tokens(oauthcli_home, time.time() + 3600)
+    config = oauthcli_home / "config.toml"
+    config.write_text('[profiles.default]\nusername = "u"\n')
+    stamp = oauthcli_home / "config-checked"
+
+    assert _token_and_path(oauthcli_home) == ("at-123\nfull 0\n", "")
+    assert stat.S_IMODE(stamp.stat().st_mode) == 0o600
+    assert _token_and_path(oauthcli_home) == ("at-123\nfast 0\n", "")
+
+    config.write_text('[profiles.default]\nusername = "u"\nisuer = "x"\n')
+    output, errors = _token_and_path(oauthcli_home)
+    assert output == "full 2\n"
+    assert "unknown key profiles.default.isuer" in errors
+
+    config.write_text('[profiles.default]\nusername = "v"\n')
+    assert _token_and_path(oauthcli_home) == ("at-123\nfull 0\n", "")
+    assert _token_and_path(oauthcli_home) == ("at-123\nfast 0\n", "")

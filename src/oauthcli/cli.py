@@ -73,8 +73,13 @@ def _config_default_profile(text: str) -> str | None:
 
 
 def _config_text() -> str | None:
-    """config.toml's text, None when there is none, ``_UNSURE`` when odd."""
-    from .store import config_file
+    """config.toml's text, None when there is none, ``_UNSURE`` when odd.
+
+    Odd includes a file the full path has not checked as it is now (an edit
+    since, say): only the full path parses TOML and knows every key, so it
+    decides, and records the file once it passes (``store.config_checked``).
+    """
+    from .store import config_checked, config_file
 
     try:
         fd = os.open(config_file(), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
@@ -91,6 +96,7 @@ def _config_text() -> str | None:
             or info.st_size > 1 << 20
             or info.st_mode & 0o022  # the full path refuses such a file
             or (hasattr(os, "getuid") and info.st_uid not in (os.getuid(), 0))
+            or not config_checked(info)
         ):
             return _UNSURE
         text = os.read(fd, info.st_size + 1).decode("utf-8", "replace")

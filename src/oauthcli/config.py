@@ -45,6 +45,7 @@ from .store import (
     check_private_dir,
     config_file,
     private_lock,
+    record_config_checked,
     replace_private_file,
 )
 
@@ -630,8 +631,8 @@ def config_path() -> Path:
     return Path(config_file())  # one rule, shared with the token fast path
 
 
-def _read(path: Path) -> tuple[str, int] | None:
-    """The text and mode of the config file; None if there is none."""
+def _read(path: Path) -> tuple[str, int, os.stat_result] | None:
+    """The text, mode and ``fstat`` of the config file; None if there is none."""
     flags = (
         os.O_RDONLY
         | getattr(os, "O_NOFOLLOW", 0)
@@ -672,7 +673,7 @@ def _read(path: Path) -> tuple[str, int] | None:
     if len(raw) > MAX_CONFIG_BYTES:
         raise ConfigError(f"{path} is larger than {MAX_CONFIG_BYTES} bytes")
     try:
-        return raw.decode("utf-8"), mode
+        return raw.decode("utf-8"), mode, info
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path} is not UTF-8 text") from exc
 
@@ -734,7 +735,7 @@ def load_config(path: Path | None = None, *, warn: Warn | None = None) -> Config
     found = _read(path)
     if found is None:
         return Config(path)
-    text, mode = found
+    text, mode, info = found
     document = _parse(path, text)
     config = Config(path, lines=_tomltext.scan(text).lines)
 
@@ -770,6 +771,8 @@ def load_config(path: Path | None = None, *, warn: Warn | None = None) -> Config
             f"{path} holds a client secret and other users can read it "
             f"(mode {mode:04o}); run `chmod 600 {path}`"
         )
+    if path == config_path():
+        record_config_checked(info)  # `oauthcli token` may now skip the checks
     return Config(path, default, profiles, config.lines)
 
 

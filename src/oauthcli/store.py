@@ -31,6 +31,7 @@ __all__ = [
     "StoreDamaged",
     "check_private_dir",
     "check_writable",
+    "config_checked",
     "config_file",
     "default_profile",
     "delete_entry",
@@ -43,6 +44,7 @@ __all__ = [
     "profile_lock",
     "profile_path",
     "read_entry",
+    "record_config_checked",
     "replace_private_file",
     "set_aside",
     "stored_time",
@@ -140,6 +142,56 @@ def config_file() -> str:
 
     directory = platformdirs.user_config_path("oauthcli", appauthor=False)
     return str(directory / "config.toml")
+
+
+def _config_stamp_file() -> str:
+    return os.path.join(_home(), "config-checked")
+
+
+def _config_stamp(info: os.stat_result) -> bytes:
+    return (
+        f"{info.st_dev} {info.st_ino} {info.st_size} {info.st_mtime_ns} "
+        f"{info.st_ctime_ns}\n"
+    ).encode()
+
+
+def config_checked(info: os.stat_result) -> bool:
+    """Whether config.toml, as ``info`` (its ``fstat``) describes it, passed.
+
+    The full path records every config.toml it read without a problem
+    (``record_config_checked``); ``oauthcli token``'s fast path, which does
+    not parse TOML, runs only while the file is still that one. An edit
+    changes the size or the times, so the next run checks it again.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(_config_stamp_file(), flags)
+    except OSError:
+        return False
+    try:
+        return os.read(fd, 256) == _config_stamp(info)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def record_config_checked(info: os.stat_result) -> None:
+    """Note that config.toml, as ``info`` describes it, passed every check.
+
+    Written only into an existing store directory (0600, atomically); a
+    failure costs only the fast path, so it is ignored.
+    """
+    if config_checked(info):
+        return
+    path = _config_stamp_file()
+    try:
+        if not os.path.isdir(_home()) or os.path.islink(path):
+            return
+        check_private_dir(_home())
+        replace_private_file(path, _config_stamp(info))
+    except (OSError, LocalError):
+        return
 
 
 def home() -> Path:
