@@ -640,3 +640,29 @@ def test_token_takes_the_fast_path_only_for_a_config_the_full_path_checked(
     config.write_text('[profiles.default]\nusername = "v"\n')
     assert _token_and_path(oauthcli_home) == ("at-123\nfull 0\n", "")
     assert _token_and_path(oauthcli_home) == ("at-123\nfast 0\n", "")
+
+
+def test_status_warns_when_the_config_names_another_issuer_than_the_login(
+    oauthcli_home: Path,
+) -> None:
+    store_tokens(oauthcli_home, time.time() + 3600)
+    config = oauthcli_home / "config.toml"
+    config.write_text('[profiles.default]\nissuer = "https://idp.test/"\n')
+    assert run("status", home=oauthcli_home).stderr == ""
+
+    config.write_text(
+        '[profiles.default]\nissuer = "https://new.example"\nclient_id = "x"\n'
+    )
+    result = run("status", "--format", "json", home=oauthcli_home)
+
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["issuer"] == "https://idp.test"
+    assert result.stderr == (
+        f"oauthcli: warning: {config}, line 2 now says issuer https://new.example; "
+        "the stored login is for https://idp.test: "
+        "run `oauthcli login --profile default`\n"
+    )
+    other = run("status", home=oauthcli_home, OAUTHCLI_CLIENT_ID="y")
+    assert "environment OAUTHCLI_CLIENT_ID now says client_id y; the stored " in (
+        other.stderr
+    )

@@ -78,11 +78,39 @@ def status(profile: str | None, output_format: str) -> int:
         if settings.get("grant_type") == "client_credentials":
             # No refresh token: `oauthcli token` makes a new grant instead.
             report.update(grant_type="client_credentials", logged_in=True)
+        _warn_if_configured_elsewhere(name, settings)
     if output_format == "json":
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     else:
         sys.stdout.write(_status_text(report))
     return EXIT_OK if report["logged_in"] else EXIT_LOGIN_REQUIRED
+
+
+def _warn_if_configured_elsewhere(name: str, settings: dict[str, Any]) -> None:
+    """Say so when config.toml (or a variable) now names another issuer or
+    client than the stored login's: the next login will use those, and
+    ``token`` keeps handing out the old login's tokens until then."""
+    from ..config import resolve_login_options
+    from ..errors import LocalError, sanitize
+    from ._common import say
+
+    try:
+        resolved = resolve_login_options(name, {}, warn=lambda message: None)
+    except LocalError:
+        return  # `oauthcli login` reports what is wrong with the file
+    for key in ("issuer", "client_id"):
+        configured, stored = resolved.get(key), settings.get(key)
+        if configured is None or stored is None:
+            continue
+        if key == "issuer":
+            configured, stored = configured.rstrip("/"), str(stored).rstrip("/")
+        if configured != stored:
+            where = resolved.origins.get(key)
+            say(
+                f"oauthcli: warning: {sanitize(str(where))} now says {key} "
+                f"{sanitize(configured)}; the stored login is for "
+                f"{sanitize(str(stored))}: run `oauthcli login --profile {name}`"
+            )
 
 
 def _token_state(tokens: dict[str, Any]) -> tuple[float | None, bool, bool]:
