@@ -91,3 +91,41 @@ def test_bash_loads_the_script_and_completes(
         check=False,
     )
     assert result.stdout.split() == ["status"], result.stderr
+
+
+def test_preset_names_complete(oauthcli_home: Path) -> None:
+    offered = complete("oauthcli login --preset k", oauthcli_home)
+    assert offered == ["keycloak"]
+
+
+@pytest.mark.parametrize("action", ["show", "remove"])
+def test_profiles_show_and_remove_complete_profile_names(
+    oauthcli_home: Path, action: str
+) -> None:
+    write_entry("work", {"settings": {}, "tokens": {}})
+    (oauthcli_home / "config.toml").write_text(
+        '[profiles.wiki]\nissuer = "https://idp.test"\n'
+    )
+    offered = complete(f"oauthcli profiles {action} w", oauthcli_home)
+    assert offered == ["wiki", "work"]
+
+
+def test_exec_completes_a_program_then_leaves_file_names_to_the_shell(
+    oauthcli_home: Path,
+) -> None:
+    assert "echo" in complete("oauthcli exec -- ec", oauthcli_home)
+    result = subprocess.run(
+        [sys.executable, "-m", "oauthcli"],
+        env={
+            "OAUTHCLI_HOME": str(oauthcli_home),
+            "_OAUTHCLI_COMPLETE": "bash_complete",
+            "COMP_WORDS": "oauthcli exec -- ls ",
+            "COMP_CWORD": "4",
+            "PATH": "/usr/bin:/bin",
+        },
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.stdout.splitlines() == ["file,"]

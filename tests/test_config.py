@@ -673,7 +673,9 @@ def test_a_preset_error_names_where_the_preset_was_set(oauthcli_home: Path) -> N
     with pytest.raises(ConfigError) as caught:
         resolve()
 
-    assert caught.value.message == f'{path}, line 3: preset "entra" needs tenant'
+    assert caught.value.message == (
+        f'{path}, line 3: preset "entra" needs tenant (--tenant)'
+    )
 
 
 def test_a_refused_preset_parameter_names_its_own_line(oauthcli_home: Path) -> None:

@@ -440,3 +440,159 @@ def test_a_config_issuer_with_another_scheme_names_file_line_and_key(
     assert result.stderr == (
         f'oauthcli: {path}, line 3: profiles.z.issuer {_SCHEME_RULE}, got "ftp://x"\n'
     )
+
+
+def test_config_set_takes_a_toml_array_for_a_list_key(oauthcli_home: Path) -> None:
+    env = home_env(oauthcli_home)
+    array = '["git.example.com", "registry.example.com"]'
+
+    result = oauthcli("config", "set", "--profile", "work", "hosts", array, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert (
+        'hosts = ["git.example.com", "registry.example.com"]'
+        in (oauthcli_home / "config.toml").read_text()
+    )
+    got = oauthcli("config", "get", "--profile", "work", "hosts", env=env)
+    assert got.stdout == "git.example.com registry.example.com\n"
+
+
+def test_config_set_refuses_half_an_array_in_a_list_key(oauthcli_home: Path) -> None:
+    env = home_env(oauthcli_home)
+    result = oauthcli(
+        "config", "set", "--profile", "work", "hosts", '"git.example.com"]', env=env
+    )
+    assert result.returncode == 2
+    assert 'or an array like ["a", "b"]' in result.stderr
+    assert not (oauthcli_home / "config.toml").exists()
+
+
+def test_config_set_help_documents_the_list_syntax(oauthcli_home: Path) -> None:
+    shown = oauthcli("config", "set", "--help", env=home_env(oauthcli_home)).stdout
+    assert "TOML array" in " ".join(shown.split())
+    assert "Examples:" in shown
+
+
+def test_config_set_says_when_it_creates_a_profile(oauthcli_home: Path) -> None:
+    env = home_env(oauthcli_home)
+    first = oauthcli("config", "set", "--profile", "new", "scope", "openid", env=env)
+    again = oauthcli("config", "set", "--profile", "new", "scope", "email", env=env)
+    assert "Created profile 'new'" in first.stderr
+    assert "Created profile" not in again.stderr
+
+
+def test_profiles_show_of_no_profile_exits_2_like_remove(oauthcli_home: Path) -> None:
+    env = home_env(oauthcli_home)
+    shown = oauthcli("profiles", "show", "nosuch", env=env)
+    removed = oauthcli("profiles", "remove", "nosuch", env=env)
+    assert shown.returncode == removed.returncode == 2
+    assert "there is no profile 'nosuch'" in shown.stderr
+
+
+def test_profiles_show_of_a_stored_login_only_shows_what_is_stored(
+    oauthcli_home: Path,
+) -> None:
+    os.environ["OAUTHCLI_HOME"] = str(oauthcli_home)
+    write_entry(
+        "old",
+        {
+            "settings": {"issuer": "https://idp.test", "client_id": "x"},
+            "tokens": {},
+        },
+    )
+    result = oauthcli("profiles", "show", "old", env=home_env(oauthcli_home))
+    assert result.returncode == 0, result.stderr
+    assert "client_id = x    # stored login" in result.stdout
+    assert "issuer    = https://idp.test    # stored login" in result.stdout
+
+
+def test_config_get_of_an_unset_key_says_so_and_exits_1(oauthcli_home: Path) -> None:
+    result = oauthcli(
+        "config", "get", "--profile", "dev", "scope", env=home_env(oauthcli_home)
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "scope is not set in profile dev" in result.stderr
+
+
+def test_config_get_of_a_mistyped_key_suggests_the_key(oauthcli_home: Path) -> None:
+    result = oauthcli(
+        "config", "get", "--profile", "dev", "isuer", env=home_env(oauthcli_home)
+    )
+    assert result.returncode == 2
+    assert "did you mean issuer?" in result.stderr
+
+
+def test_config_show_warns_once_about_a_readable_secret(oauthcli_home: Path) -> None:
+    path = oauthcli_home / "config.toml"
+    path.write_text('[profiles.default]\nclient_secret = "not-shown"\n')
+    path.chmod(0o644)
+    result = oauthcli("config", "show", env=home_env(oauthcli_home))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("holds a client secret") == 1
+    assert "not-shown" not in result.stdout + result.stderr
+
+
+def test_config_keys_quotes_the_choices(oauthcli_home: Path) -> None:
+    shown = oauthcli("config", "keys", env=home_env(oauthcli_home)).stdout
+    line = next(x for x in shown.splitlines() if x.startswith("scope_separator"))
+    assert 'one of " ", ",":' in line
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("profiles", "list"),
+        ("profiles", "show"),
+        ("profiles", "remove"),
+        ("config", "path"),
+        ("config", "show"),
+        ("config", "get"),
+        ("config", "set"),
+        ("config", "unset"),
+        ("config", "keys"),
+        ("config", "presets"),
+        ("docker-credential",),
+    ],
+)
+def test_help_shows_examples(oauthcli_home: Path, command: tuple[str, ...]) -> None:
+    result = oauthcli(*command, "--help", env=home_env(oauthcli_home))
+    assert result.returncode == 0, result.stderr
+    assert "\nExamples:\n" in result.stdout.replace("  Examples:", "Examples:")
+
+
+def test_a_usage_error_points_to_the_subcommands_help(oauthcli_home: Path) -> None:
+    env = home_env(oauthcli_home)
+    token = oauthcli("token", "--format", env=env)
+    logout = oauthcli("logout", "--profile", env=env)
+    assert token.returncode == logout.returncode == 2
+    assert "(see `oauthcli token --help`)" in token.stderr
+    assert "(see `oauthcli logout --help`)" in logout.stderr
+
+
+def test_a_zero_timeout_is_shown_as_0(oauthcli_home: Path) -> None:
+    result = oauthcli(
+        "login",
+        "--timeout",
+        "0",
+        "--issuer",
+        "https://idp.example",
+        "--client-id",
+        "x",
+        env=home_env(oauthcli_home),
+    )
+    assert result.returncode == 2
+    assert result.stderr.rstrip().endswith("got 0")
+
+
+def test_a_preset_parameter_is_named_with_its_flag(oauthcli_home: Path) -> None:
+    result = oauthcli(
+        "login",
+        "--preset",
+        "keycloak",
+        "--client-id",
+        "x",
+        env=home_env(oauthcli_home),
+    )
+    assert result.returncode == 2
+    assert "needs base_url and realm (--base-url and --realm)" in result.stderr

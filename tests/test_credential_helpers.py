@@ -276,3 +276,22 @@ def test_verbose_git_credential_says_why_a_host_no_profile_lists_gets_nothing(
     assert result.stdout == ""
     assert "no profile lists host elsewhere.example" in result.stderr
     assert "next helper" in result.stderr
+
+
+def test_docker_credential_oauthcli_help_uses_its_own_name(oauthcli_home: Path) -> None:
+    code = (
+        "import sys; from oauthcli.cli import docker_credential_main; "
+        "sys.argv = ['docker-credential-oauthcli', '--help']; "
+        "sys.exit(docker_credential_main())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "OAUTHCLI_HOME": str(oauthcli_home)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Usage: docker-credential-oauthcli [OPTIONS]")
+    assert "Examples:" in result.stdout

@@ -223,10 +223,16 @@ def test_explicit_keys_win_over_the_preset() -> None:
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"preset": "entra"}, 'preset "entra" needs tenant'),
-        ({"preset": "auth0", "domain": ""}, 'preset "auth0" needs domain'),
-        ({"preset": "keycloak"}, 'preset "keycloak" needs base_url and realm'),
-        ({"preset": "keycloak", "realm": "r"}, 'preset "keycloak" needs base_url'),
+        ({"preset": "entra"}, 'preset "entra" needs tenant (--tenant)'),
+        ({"preset": "auth0", "domain": ""}, 'preset "auth0" needs domain (--domain)'),
+        (
+            {"preset": "keycloak"},
+            'preset "keycloak" needs base_url and realm (--base-url and --realm)',
+        ),
+        (
+            {"preset": "keycloak", "realm": "r"},
+            'preset "keycloak" needs base_url (--base-url)',
+        ),
     ],
 )
 def test_a_missing_parameter_is_named(values: dict[str, Any], message: str) -> None:

@@ -195,23 +195,27 @@ def _leave_objects_to_the_os_at_exit() -> None:
 
 def docker_credential_main() -> int:
     """The ``docker-credential-oauthcli`` console script."""
-    return main(["docker-credential", *sys.argv[1:]])
+    return main(sys.argv[1:], docker_credential=True)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """The ``oauthcli`` console script."""
+def main(argv: Sequence[str] | None = None, *, docker_credential: bool = False) -> int:
+    """The ``oauthcli`` console script; ``docker_credential``: the
+    ``docker-credential-oauthcli`` one, ``argv`` its arguments."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     try:
-        if arguments[:1] == ["token"]:
+        if arguments[:1] == ["token"] and not docker_credential:
             status = _token_fast_path(arguments[1:])
             if status is not None:
                 sys.stdout.flush()
                 return status
         _defer_httpx_command_line()
         _leave_objects_to_the_os_at_exit()
-        from .commands import run
+        from .commands import run, run_docker_credential
 
-        status = run(arguments)
+        if docker_credential:
+            status = run_docker_credential(arguments)
+        else:
+            status = run(arguments)
         sys.stdout.flush()
         return status
     except BrokenPipeError:

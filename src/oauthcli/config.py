@@ -56,6 +56,7 @@ __all__ = [
     "Origin",
     "ResolvedOptions",
     "config_path",
+    "key_spec",
     "load_config",
     "login_hint",
     "output_settings",
@@ -296,8 +297,22 @@ def _text_port(text: str) -> object:
     return int(text) if re.fullmatch(r"\s*[0-9]{1,12}\s*", text) else text
 
 
+_LIST_SYNTAX = (
+    'must be words separated by commas or spaces, or an array like ["a", "b"]'
+)
+
+
 def _text_list(text: str) -> object:
-    return text.replace(",", " ").split()
+    """``a b``, ``a,b`` or a TOML (or JSON) array literal ``["a", "b"]``."""
+    if text.lstrip().startswith("["):
+        try:
+            return tomllib.loads(f"value = {text.strip()}")["value"]
+        except (tomllib.TOMLDecodeError, RecursionError) as exc:
+            raise _Invalid(_LIST_SYNTAX) from exc
+    words = text.replace(",", " ").split()
+    if any(mark in word for word in words for mark in "[]\"'"):
+        raise _Invalid(_LIST_SYNTAX)  # half an array, not a name
+    return words
 
 
 def _text_param(text: str) -> object:
@@ -580,6 +595,8 @@ def _shown(value: object, secret: bool = False) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return "a string" if secret else _quoted(value)
+    if isinstance(value, float) and value.is_integer() and not secret:
+        return _cut(repr(int(value)))  # --timeout 0 says 0, not 0.0
     if isinstance(value, int | float):
         return "a number" if secret else _cut(repr(value))
     if isinstance(value, list | tuple):
@@ -1150,6 +1167,14 @@ def _write(path: Path, text: str) -> None:
         replace_private_file(str(path), text.encode("utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def key_spec(name: str) -> Key:
+    """The ``KEYS`` entry of ``name``; ConfigError with a did-you-mean if none."""
+    spec = KEYS.get(name)
+    if spec is None:
+        raise _unknown("", name, name, KEYS)
+    return spec
 
 
 def _key_path(profile: str, key: str) -> tuple[Key, tuple[str, ...]]:

@@ -297,8 +297,10 @@ def expand_preset(values: Mapping[str, Any]) -> dict[str, Any]:
             parameters[key] = str(given)
     missing = [key for key in preset.parameters if key not in parameters]
     if missing and not values.get("issuer"):
+        flags = " and ".join(f"--{key.replace('_', '-')}" for key in missing)
         raise ConfigError(
-            f'preset "{preset.name}" needs {" and ".join(missing)}', key=missing[0]
+            f'preset "{preset.name}" needs {" and ".join(missing)} ({flags})',
+            key=missing[0],
         )
 
     defaults: dict[str, Any] = dict(preset.defaults)

@@ -23,7 +23,7 @@ from ._common import (
     output_options,
 )
 
-__all__ = ["main_group", "run"]
+__all__ = ["main_group", "run", "run_docker_credential"]
 
 
 def _version() -> str:
@@ -115,19 +115,59 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
-def run(arguments: Sequence[str]) -> int:
+def _command_path(arguments: Sequence[str]) -> str:
+    """``oauthcli token`` for ``token --format``: the command whose help to see.
+
+    click raises some parse errors (an option without its value) before the
+    subcommand's context exists, so the path is read off the arguments.
+    """
+    command: click.Command = main_group
+    path = ["oauthcli"]
+    for argument in arguments:
+        if argument == "--" or not isinstance(command, click.Group):
+            break
+        if argument.startswith("-"):
+            continue  # the groups take only flags (-v, --debug)
+        found = command.commands.get(argument)
+        if found is None:
+            break
+        path.append(argument)
+        command = found
+    return " ".join(path)
+
+
+def run_docker_credential(arguments: Sequence[str]) -> int:
+    """``docker-credential-oauthcli ARGS``: its help and errors say that name."""
+    from .credential_helpers import docker_credential
+
+    return run(
+        arguments, command=docker_credential, prog_name="docker-credential-oauthcli"
+    )
+
+
+def run(
+    arguments: Sequence[str],
+    *,
+    command: click.Command = main_group,
+    prog_name: str = "oauthcli",
+) -> int:
     """Parse ``arguments`` and run the command; return the exit code."""
     from ..errors import sanitize
 
     try:
-        status = main_group.main(
-            list(arguments), prog_name="oauthcli", standalone_mode=False
+        status = command.main(
+            list(arguments), prog_name=prog_name, standalone_mode=False
         )
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.ctx.get_help() if exc.ctx else "", err=True)
         return EXIT_USAGE
     except click.UsageError as exc:
-        where = exc.ctx.command_path if exc.ctx else "oauthcli"
+        if exc.ctx:
+            where = exc.ctx.command_path
+        elif command is main_group:
+            where = _command_path(arguments)
+        else:
+            where = prog_name
         message = " ".join(exc.format_message().split())
         return _fail(f"{message} (see `{where} --help`)", EXIT_USAGE)
     except click.ClickException as exc:

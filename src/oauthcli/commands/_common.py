@@ -25,6 +25,9 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "bearer_only",
+    "complete_command",
+    "complete_presets",
+    "complete_profiles",
     "debugging",
     "effective_min_ttl",
     "output_options",
@@ -114,9 +117,10 @@ def output_options(function: F) -> F:
     return function
 
 
-def _complete_profiles(
+def complete_profiles(
     ctx: click.Context, param: click.Parameter, incomplete: str
 ) -> list[str]:
+    """The stored and configured profile names that start with ``incomplete``."""
     from ..store import list_profiles
 
     names = set(list_profiles())
@@ -129,12 +133,44 @@ def _complete_profiles(
     return sorted(name for name in names if name.startswith(incomplete))
 
 
+def complete_presets(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[str]:
+    """The provider preset names that start with ``incomplete``."""
+    from ..presets import PRESETS
+
+    return sorted(name for name in PRESETS if name.startswith(incomplete))
+
+
+def complete_command(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[click.shell_completion.CompletionItem]:
+    """A program on PATH for the first word, then the shell's file names."""
+    import os
+
+    from click.shell_completion import CompletionItem
+
+    if ctx.params.get(param.name or "") or os.sep in incomplete:
+        return [CompletionItem(incomplete, type="file")]
+    names: set[str] = set()
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        try:
+            entries = os.scandir(directory or ".")
+        except OSError:
+            continue
+        with entries:
+            for entry in entries:
+                if entry.name.startswith(incomplete) and os.access(entry.path, os.X_OK):
+                    names.add(entry.name)
+    return [CompletionItem(name) for name in sorted(names)]
+
+
 def profile_option(function: F) -> F:
     return click.option(
         "--profile",
         default=None,
         metavar="NAME",
-        shell_complete=_complete_profiles,
+        shell_complete=complete_profiles,
         help="The profile (default: OAUTHCLI_PROFILE, the config's "
         "default_profile, else 'default').",
     )(function)

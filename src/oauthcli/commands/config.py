@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import LocalError
 from ._common import EXIT_OK, output_options, profile_name, profile_option, say
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 __all__ = ["COMMANDS", "show_resolved"]
 
@@ -41,7 +46,14 @@ def config() -> None:
     """
 
 
-@config.command("path")
+@config.command(
+    "path",
+    epilog="""\b
+Examples:
+  oauthcli config path
+  "${EDITOR:-vi}" "$(oauthcli config path)"
+""",
+)
 def config_path() -> int:
     """Print where the config file is (it may not exist yet)."""
     from ..config import config_path as path
@@ -50,12 +62,12 @@ def config_path() -> int:
     return EXIT_OK
 
 
-def show_resolved(name: str) -> None:
+def show_resolved(name: str, config: Config | None = None) -> None:
     """Every option of ``name`` with its value and where it came from."""
     from ..config import resolve_login_options
     from ..errors import sanitize
 
-    resolved = resolve_login_options(name, {})
+    resolved = resolve_login_options(name, {}, config=config)
     if not resolved.values:
         say(f"Profile {name!r} sets nothing in {resolved.config_path}.")
         return
@@ -67,7 +79,14 @@ def show_resolved(name: str) -> None:
         click.echo(f"{key:<{width}} = {value}    # {origin}")
 
 
-@config.command("show")
+@config.command(
+    "show",
+    epilog="""\b
+Examples:
+  oauthcli config show
+  oauthcli config show --profile work
+""",
+)
 @profile_option
 @output_options
 def config_show(profile: str | None) -> int:
@@ -75,21 +94,29 @@ def config_show(profile: str | None) -> int:
 
     Secrets are shown as [redacted].
     """
-    show_resolved(profile_name(profile))
+    from ..config import load_config, resolve_profile_name
+
+    config = load_config()  # once, so that a warning about it is said once
+    show_resolved(resolve_profile_name(profile, config=config), config)
     return EXIT_OK
 
 
-@config.command("get")
+@config.command(
+    "get",
+    epilog="""\b
+Examples:
+  oauthcli config get --profile work issuer
+  ISSUER=$(oauthcli config get issuer) || echo "issuer not set"
+""",
+)
 @profile_option
 @click.argument("key", shell_complete=_complete_keys)
 def config_get(profile: str | None, key: str) -> int:
     """Print the value KEY resolves to (exit 1 when nothing sets it)."""
-    from ..config import KEYS, resolve_login_options
+    from ..config import key_spec, resolve_login_options
 
     name = profile_name(profile)
-    spec = KEYS.get(key)
-    if spec is None:
-        raise LocalError(f"{key!r} is not a config key", code="invalid_argument")
+    spec = key_spec(key)
     if spec.secret:
         raise LocalError(
             f"{key} is not printed; `oauthcli config show` says whether it is set",
@@ -97,12 +124,22 @@ def config_get(profile: str | None, key: str) -> int:
         )
     resolved = resolve_login_options(name, {})
     if key not in resolved:
-        return 1
+        say(f"{key} is not set in profile {name}")
+        return 1  # like `git config`: unset is 1, not an error message's 2
     click.echo(resolved.shown(key))
     return EXIT_OK
 
 
-@config.command("set")
+@config.command(
+    "set",
+    epilog="""\b
+Examples:
+  oauthcli config set --profile work issuer https://login.example.com
+  oauthcli config set --profile work hosts '["git.example.com", "registry.example.com"]'
+  oauthcli config set --profile work hosts git.example.com,registry.example.com
+  printf %s "$SECRET" | oauthcli config set --profile work client_secret -
+""",
+)
 @profile_option
 @click.argument("key", shell_complete=_complete_keys)
 @click.argument("value")
@@ -110,19 +147,32 @@ def config_set(profile: str | None, key: str, value: str) -> int:
     """Set KEY of the profile to VALUE in the config file.
 
     VALUE "-" reads it from stdin (for a client secret, which then stays off
-    the command line). param.NAME sets one authorization parameter.
+    the command line). param.NAME sets one authorization parameter. A list
+    key (hosts, require_scope, ...) takes words separated by commas or
+    spaces, or a TOML array: '["git.example.com", "registry.example.com"]'.
+    A profile the file does not have yet is created.
     """
-    from ..config import set_value
+    from ..config import load_config, set_value
 
     name = profile_name(profile)
     if value == "-":
         value = sys.stdin.readline().rstrip("\r\n")
+    config = load_config()
     set_value(name, key, value)
+    if name not in config.profiles:
+        say(f"Created profile {name!r} in {config.path}.")
     say(f"Set {key} of profile {name!r}.")
     return EXIT_OK
 
 
-@config.command("unset")
+@config.command(
+    "unset",
+    epilog="""\b
+Examples:
+  oauthcli config unset --profile work scope
+  oauthcli config unset --profile work param.prompt
+""",
+)
 @profile_option
 @click.argument("key", shell_complete=_complete_keys)
 def config_unset(profile: str | None, key: str) -> int:
@@ -137,19 +187,37 @@ def config_unset(profile: str | None, key: str) -> int:
     return EXIT_OK
 
 
-@config.command("keys")
+@config.command(
+    "keys",
+    epilog="""\b
+Examples:
+  oauthcli config keys
+  oauthcli config keys | grep -i scope
+""",
+)
 def config_keys() -> int:
     """List every key a profile may set, with its type and meaning."""
     from ..config import KEYS
 
     width = max(len(name) for name in KEYS)
     for spec in KEYS.values():
-        kind = "|".join(spec.choices) if spec.choices else spec.kind
+        kind = (
+            "one of " + ", ".join(json.dumps(choice) for choice in spec.choices)
+            if spec.choices
+            else spec.kind
+        )
         click.echo(f"{spec.name:<{width}}  {kind}: {spec.help}")
     return EXIT_OK
 
 
-@config.command("presets")
+@config.command(
+    "presets",
+    epilog="""\b
+Examples:
+  oauthcli config presets
+  oauthcli login --preset github --client-id Iv1.0123456789abcdef
+""",
+)
 def config_presets() -> int:
     """List the provider presets and what each one sets."""
     from ..presets import list_presets

@@ -170,7 +170,16 @@ def git_credential(profile: str | None, action: str) -> int:
     return EXIT_OK
 
 
-@click.command("docker-credential", short_help="Docker's credential helper.")
+@click.command(
+    "docker-credential",
+    short_help="Docker's credential helper.",
+    epilog="""\b
+Examples:
+  echo registry.example.com | oauthcli docker-credential get
+  oauthcli docker-credential list
+  docker pull registry.example.com/team/app   # Docker asks the helper
+""",
+)
 @profile_option
 @click.argument("action", type=click.Choice(["get", "store", "erase", "list"]))
 def docker_credential(profile: str | None, action: str) -> int:

@@ -9,7 +9,13 @@ import sys
 import click
 
 from ..errors import LocalError
-from ._common import effective_min_ttl, output_options, profile_name, profile_option
+from ._common import (
+    complete_command,
+    effective_min_ttl,
+    output_options,
+    profile_name,
+    profile_option,
+)
 from .token import DEFAULT_ENV_VAR, min_ttl_option
 
 __all__ = ["COMMANDS"]
@@ -38,7 +44,13 @@ Examples:
     f"else {DEFAULT_ENV_VAR}).",
 )
 @output_options
-@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.argument(
+    "command",
+    nargs=-1,
+    required=True,
+    type=click.UNPROCESSED,
+    shell_complete=complete_command,
+)
 def exec_command(
     profile: str | None,
     min_ttl: float | None,

@@ -7,7 +7,14 @@ from typing import Any
 
 import click
 
-from ._common import EXIT_OK, output_options, profile_name, profile_option, say
+from ._common import (
+    EXIT_OK,
+    complete_presets,
+    output_options,
+    profile_name,
+    profile_option,
+    say,
+)
 
 __all__ = ["COMMANDS"]
 
@@ -34,6 +41,7 @@ Examples:
 )
 @click.option(
     "--preset",
+    shell_complete=complete_presets,
     help="Provider defaults: auth0, okta, entra, google, keycloak, github "
     "(see `oauthcli config presets`).",
 )

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from ..errors import LocalError
-from ._common import EXIT_ERROR, EXIT_OK, output_options, say
+from ._common import EXIT_ERROR, EXIT_OK, complete_profiles, output_options, say
 
 __all__ = ["COMMANDS"]
 
@@ -46,7 +46,14 @@ def _list() -> int:
     return EXIT_OK
 
 
-@profiles.command("list")
+@profiles.command(
+    "list",
+    epilog="""\b
+Examples:
+  oauthcli profiles list
+  oauthcli profiles list | sed -n 's/^\\* //p'   # the default profile's name
+""",
+)
 def profiles_list() -> int:
     """List the profiles; the default one is marked with '*'."""
     return _list()
@@ -101,18 +108,63 @@ def profiles_add(
     return EXIT_OK
 
 
-@profiles.command("show")
-@click.argument("name")
+@profiles.command(
+    "show",
+    epilog="""\b
+Examples:
+  oauthcli profiles show work
+  oauthcli profiles show "$(oauthcli profiles list | sed -n 's/^\\* //p')"
+""",
+)
+@click.argument("name", shell_complete=complete_profiles)
 def profiles_show(name: str) -> int:
-    """Show NAME's options and where each one comes from."""
+    """Show NAME's options and where each one comes from.
+
+    A profile that only a stored login knows shows that login's settings.
+    """
+    from ..config import load_config
+    from ..store import read_entry
     from .config import show_resolved
 
-    show_resolved(name)
+    config = load_config()
+    if name in config.profiles:
+        show_resolved(name, config)
+        return EXIT_OK
+    entry = read_entry(name)
+    if entry is None:
+        raise LocalError(f"there is no profile {name!r}", code="invalid_argument")
+    _show_stored(name, entry.get("settings") or {})
     return EXIT_OK
 
 
-@profiles.command("remove")
-@click.argument("name")
+def _show_stored(name: str, settings: dict[str, Any]) -> None:
+    """A stored login's settings, for a profile config.toml does not have."""
+    from ..config import KEYS
+    from ..errors import sanitize
+
+    say(f"Profile {name!r} is not in config.toml; its stored login has:")
+    keys = sorted(key for key in settings if key in KEYS and settings[key] is not None)
+    width = max((len(key) for key in keys), default=0)
+    for key in keys:
+        value = settings[key]
+        if KEYS[key].secret:
+            shown = "[redacted]"
+        elif isinstance(value, list | tuple):
+            shown = " ".join(str(item) for item in value)
+        else:
+            shown = str(value)
+        click.echo(f"{key:<{width}} = {sanitize(shown)}    # stored login")
+
+
+@profiles.command(
+    "remove",
+    epilog="""\b
+Examples:
+  oauthcli profiles remove old-work              # and log it out
+  oauthcli profiles remove work --keep-login     # the stored login stays
+""",
+)
+@click.argument("name", shell_complete=complete_profiles)
 @click.option(
     "--keep-login",
     is_flag=True,
