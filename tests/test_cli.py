@@ -334,13 +334,33 @@ def test_another_client_id_does_not_inherit_the_stored_ports(
     assert "return to http://127.0.0.1:802" not in result.stderr
 
 
-def test_an_issuer_without_discovery_is_announced_before_the_fallback(
+def test_an_issuer_without_discovery_fails_at_once_and_says_what_to_check(
     oauthcli_home: Path,
 ) -> None:
     from clirun import server_without_metadata
 
     with server_without_metadata() as base:
         issuer = f"{base}/tenant-typo"
+        started = time.monotonic()
+        result = run(
+            "login", "--issuer", issuer, "--client-id", "x", home=oauthcli_home
+        )
+    assert time.monotonic() - started < 20  # not the 300 s login timeout
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"oauthcli: {issuer} publishes no discovery document (nothing at "
+        f"{issuer}/.well-known/openid-configuration): check the issuer URL for a "
+        "typo in its path; for a provider without discovery, set its "
+        "authorization_endpoint and token_endpoint and discovery = false\n"
+    )
+
+
+def test_configured_endpoints_without_discovery_are_used_with_a_warning(
+    oauthcli_home: Path,
+) -> None:
+    from clirun import server_without_metadata
+
+    with server_without_metadata() as issuer:
         result = run(
             "login",
             "--issuer",
@@ -351,10 +371,14 @@ def test_an_issuer_without_discovery_is_announced_before_the_fallback(
             "--timeout",
             "1",
             home=oauthcli_home,
+            OAUTHCLI_TOKEN_ENDPOINT=f"{issuer}/token",
         )
-    assert result.returncode == 1
-    assert "publishes no discovery document" in result.stderr
-    assert f"{issuer}/authorize" in result.stderr
+    assert result.returncode == 1  # nobody logs in within the second
+    assert result.stderr.startswith(
+        f"oauthcli: warning: {issuer} publishes no discovery document; using "
+        f"{issuer}/authorize and {issuer}/token (set discovery = false to skip "
+        "looking for it)\n"
+    )
 
 
 def test_provider_text_reaches_the_terminal_without_escape_sequences(

@@ -322,7 +322,9 @@ def test_a_provider_without_device_flow_is_a_clear_error(oauthcli_home: Path) ->
             "--client-id",
             "cli",
             "--device",
-            env=cli_env(oauthcli_home, None),
+            env=cli_env(
+                oauthcli_home, None, OAUTHCLI_TOKEN_ENDPOINT=f"{issuer}/oauth/token"
+            ),
         )
     assert result.returncode == 1
     assert "does not offer the device flow" in result.stderr

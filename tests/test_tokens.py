@@ -291,6 +291,20 @@ def test_tok_06_invalid_client_with_401_is_an_endpoint_error() -> None:
     assert caught.value.status_code == 401
 
 
+def test_invalid_client_says_which_settings_to_check() -> None:
+    doc = {"error": "invalid_client", "error_description": "bad secret"}
+
+    with pytest.raises(EndpointError) as caught:
+        parse(answer(doc, status=401))
+
+    assert caught.value.message == (
+        "the token endpoint (HTTP 401) answered invalid_client: bad secret; "
+        "check --client-secret / OAUTHCLI_CLIENT_SECRET and "
+        "--token-endpoint-auth-method (the method the client is registered with)"
+    )
+    assert caught.value.error_description == "bad secret"  # the RFC field as sent
+
+
 def test_tok_06_error_inside_a_200_is_an_endpoint_error() -> None:
     doc = tokens(error="access_denied", error_description="no")
 

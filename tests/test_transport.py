@@ -535,3 +535,32 @@ def test_http_01_trickling_server_hits_the_overall_deadline(head: bytes) -> None
 
     assert caught.value.code == "deadline_exceeded"
     assert time.monotonic() - started < 1.6
+    assert caught.value.message.endswith(
+        "took too long to answer; check the network or the proxy (HTTPS_PROXY), "
+        "or try again"
+    )
+
+
+def test_a_token_endpoint_that_does_not_answer_says_what_to_check() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def silent() -> None:  # reads the request, says nothing, then hangs up
+        with listener:
+            connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            time.sleep(2)
+
+    threading.Thread(target=silent, daemon=True).start()
+
+    with HTTP(timeout=0.3) as http, pytest.raises(TransportError) as caught:
+        http.post_form(
+            f"http://127.0.0.1:{port}/token", {"a": "b"}, what="token endpoint"
+        )
+
+    assert caught.value.code == "timeout"
+    assert caught.value.message == (
+        f"the token endpoint at 127.0.0.1:{port} did not answer in time; "
+        "check the network or the proxy (HTTPS_PROXY), or try again"
+    )

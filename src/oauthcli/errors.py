@@ -86,6 +86,7 @@ class ProviderError(OAuthCLIError):
         error_uri: str | None = None,
         *,
         context: str = "the provider",
+        hint: str = "",
     ) -> None:
         self.error = error
         self.error_description = error_description
@@ -94,6 +95,8 @@ class ProviderError(OAuthCLIError):
         message = f"{context} answered {shown}"
         if error_description:
             message += f": {sanitize(error_description)}"
+        if hint:
+            message += f"; {hint}"
         super().__init__(message, code=shown)
 
 
@@ -122,6 +125,7 @@ class EndpointError(ProviderError):
         *,
         endpoint: str,
         status_code: int,
+        hint: str = "",
     ) -> None:
         self.endpoint = endpoint
         self.status_code = status_code
@@ -130,6 +134,7 @@ class EndpointError(ProviderError):
             error_description,
             error_uri,
             context=f"the {endpoint} (HTTP {status_code})",
+            hint=hint,
         )
 
 

@@ -33,7 +33,12 @@ from .authorization import (
 )
 from .browser import Opener, browser_unavailable_reason, is_wsl, open_browser
 from .constants import OAuth2Constants
-from .discovery import ProviderMetadata, discover, explicit_metadata
+from .discovery import (
+    ProviderMetadata,
+    discover,
+    explicit_metadata,
+    well_known_urls,
+)
 from .errors import EndpointError, LocalError, ValidationError
 from .idtoken import JWKSCache, validate_id_token
 from .loopback import LoopbackServer
@@ -465,8 +470,12 @@ def provider_metadata(
     """The provider's endpoints: the explicit ones, then discovery unless it is off.
 
     Without discovery only the constants' endpoints count. With it, they win
-    over the document, and a provider that publishes none gets the Auth0
-    paths, which ``notify`` tells the user about.
+    over the document. A provider that publishes none is refused at once
+    unless an authorization or token endpoint is configured: a 404 is far more
+    often a typo in the issuer's path than a provider without metadata, and
+    guessing its paths would only end in a wait for a login page that does
+    not exist. With one configured, the Auth0 paths fill the gaps, which
+    ``notify`` tells the user about.
     """
     c = constants
     if not c.discovery:
@@ -479,12 +488,22 @@ def provider_metadata(
     )
     if metadata.from_discovery:
         log.info("found the provider's metadata for %s", metadata.issuer)
-    else:
-        notify(
-            f"{c.issuer} publishes no discovery document; using the Auth0 "
-            f"paths {metadata.authorization_endpoint} and "
-            f"{metadata.token_endpoint}. Check --issuer if that is wrong."
+        return metadata
+
+    overrides = c.endpoint_overrides
+    if not (overrides["authorization_endpoint"] or overrides["token_endpoint"]):
+        raise ValidationError(
+            f"{c.issuer} publishes no discovery document (nothing at "
+            f"{well_known_urls(c.issuer)[0]}): check the issuer URL for a typo "
+            "in its path; for a provider without discovery, set its "
+            "authorization_endpoint and token_endpoint and discovery = false",
+            code="invalid_metadata",
         )
+    notify(
+        f"oauthcli: warning: {c.issuer} publishes no discovery document; using "
+        f"{metadata.authorization_endpoint} and {metadata.token_endpoint} "
+        "(set discovery = false to skip looking for it)"
+    )
     return metadata
 
 

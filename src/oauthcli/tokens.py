@@ -143,6 +143,14 @@ def _expires_in(value: Any) -> float | None:
     return float(min(value, MAX_EXPIRES_IN))
 
 
+# The client failed to authenticate (RFC 6749 section 5.2): a missing or
+# wrong secret, or another method than the client was registered with.
+_INVALID_CLIENT_HINT = (
+    "check --client-secret / OAUTHCLI_CLIENT_SECRET and "
+    "--token-endpoint-auth-method (the method the client is registered with)"
+)
+
+
 def raise_for_error_response(response: Response, endpoint: str) -> None:
     """Turn an RFC 6749 section 5.2 error (also inside a 200) into EndpointError."""
     doc: dict[str, Any] | None
@@ -159,6 +167,7 @@ def raise_for_error_response(response: Response, endpoint: str) -> None:
             uri if isinstance(uri, str) else None,
             endpoint=endpoint,
             status_code=response.status_code,
+            hint=_INVALID_CLIENT_HINT if doc["error"] == "invalid_client" else "",
         )
     if response.status_code != 200:
         kind = response.content_type or "no content type"

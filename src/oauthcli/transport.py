@@ -32,8 +32,9 @@ if TYPE_CHECKING:
 
 __all__ = ["HTTP", "Response", "parse_json_object"]
 
-
 MAX_BODY_BYTES = 1 << 20  # 1 MiB: no sane discovery, JWKS or token body is bigger
+# What to do when a request gets no answer in time.
+_SLOW_HINT = "check the network or the proxy (HTTPS_PROXY), or try again"
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -253,7 +254,7 @@ class HTTP:
             # The worker may still be talking to the server: the outcome of
             # this request is unknown, so callers must not simply retry it.
             raise TransportError(
-                f"the {what} at {parts.netloc} took too long to answer",
+                f"the {what} at {parts.netloc} took too long to answer; {_SLOW_HINT}",
                 code="deadline_exceeded",
             )
         result = outcome[0]
@@ -327,7 +328,8 @@ class HTTP:
                 )
         except httpx.TimeoutException as exc:
             raise TransportError(
-                f"the {what} at {netloc} did not answer in time", code="timeout"
+                f"the {what} at {netloc} did not answer in time; {_SLOW_HINT}",
+                code="timeout",
             ) from exc
         except httpx.HTTPError as exc:
             if _is_tls_verification_failure(exc):
