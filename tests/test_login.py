@@ -424,6 +424,23 @@ def test_c05_a_failing_browser_launcher_is_reported_and_never_claimed(
     assert "open this URL in a browser" in result.stderr
 
 
+def test_the_browser_line_claims_only_the_asking_and_comes_before_the_wait(
+    provider: LocalProvider, oauthcli_home: Path
+) -> None:
+    # A launcher that blocks (as a BROWSER command does until it exits).
+    env = cli_env(oauthcli_home, "sh -c 'sleep 3' %s")
+    result = oauthcli(*login_args(provider, "cli-app", "--timeout", "1"), env=env)
+
+    assert result.returncode == 1
+    asked = result.stderr.index(
+        "Asked the browser to open the login page; if nothing appeared, open the "
+        "URL above yourself, or log in with `oauthcli login --device`.\n"
+    )
+    assert asked < result.stderr.index("Waiting for the browser to return")
+    assert "Opened the login page" not in result.stderr
+    assert "Could not open a browser" not in result.stderr
+
+
 def test_an_ipv6_loopback_redirect_logs_in(
     provider: LocalProvider, oauthcli_home: Path, http_browser: str
 ) -> None:

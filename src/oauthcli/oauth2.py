@@ -361,15 +361,27 @@ class OAuth2:
             if metadata.device_authorization_endpoint:
                 self._notify("Or log in with a code instead: oauthcli login --device")
         else:
-            open_browser(
-                url,
-                opener=self._opener,
-                on_result=lambda opened: self._notify(
-                    "Opened the login page in your browser."
-                    if opened
-                    else "Could not open a browser; open the URL above yourself."
-                ),
+            # Said now, before the wait starts: a launcher may block until the
+            # browser closes, and "opened" from it proves nothing (a dead X
+            # server, a browser that crashes at once). A failure it reports
+            # follows, above the status line.
+            device = (
+                ", or log in with `oauthcli login --device`"
+                if metadata.device_authorization_endpoint
+                else ""
             )
+            self._notify(
+                "Asked the browser to open the login page; if nothing appeared, "
+                f"open the URL above yourself{device}."
+            )
+
+            def failed(opened: bool) -> None:
+                if not opened:
+                    self._notify(
+                        "Could not open a browser; open the URL above yourself."
+                    )
+
+            open_browser(url, opener=self._opener, on_result=failed)
         if pasting:
             self._notify(
                 "If the browser is on another machine, log in there and paste "
