@@ -464,3 +464,21 @@ def stored_access_token(home: Path) -> str:
     assert document is not None
     token: str = document["tokens"]["access_token"]
     return token
+
+
+def test_an_expired_login_without_a_refresh_token_names_the_profile_to_log_in(
+    oauthcli_home: Path,
+) -> None:
+    write_entry(
+        "work",
+        {
+            "settings": {"issuer": "https://idp.test", "client_id": "x"},
+            "tokens": {"access_token": "at-old", "expires_at": time.time() - 10},
+        },
+    )
+    with pytest.raises(LoginRequired) as caught:
+        get_token("work")
+    assert caught.value.message.endswith(
+        "log in again: run `oauthcli login --profile work`"
+    )
+    assert "at-old" not in caught.value.message

@@ -338,9 +338,11 @@ def _fresh_login_tokens(
     # A refresh brings a new ID token; "rejected" makes it happen now.
     tokens = get_token_set(profile, min_ttl=min_ttl, rejected=tokens.access_token)
     if _id_token_expired(tokens.id_token):
+        from .config import login_hint
+
         raise LoginRequired(
             f"the ID token of profile {profile!r} has expired and a refresh brought "
-            f"no new one; log in again with `oauthcli login --profile {profile}`"
+            f"no new one; log in again: {login_hint(profile)}"
         )
     return tokens
 

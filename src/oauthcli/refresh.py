@@ -62,9 +62,9 @@ REFRESH_TIMEOUT = 10.0  # seconds per read; a timed-out grant is sent once more
 
 
 def _login_again(profile: str, why: str) -> LoginRequired:
-    return LoginRequired(
-        f"{why}; log in again with `oauthcli login --profile {profile}`"
-    )
+    from .config import login_hint
+
+    return LoginRequired(f"{why}; log in again: {login_hint(profile)}")
 
 
 def stored_login(profile: str) -> dict[str, Any]:

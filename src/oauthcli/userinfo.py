@@ -87,9 +87,11 @@ def userinfo(profile: str, *, min_ttl: float = DEFAULT_MIN_TTL) -> dict[str, Any
     with HTTP(timeout=USERINFO_TIMEOUT, ca_file=settings.get("ca_file")) as http:
         response = _get(http, endpoint, credentials)
     if response.status_code == 401:
+        from .config import login_hint
+
         raise LoginRequired(
             "the userinfo endpoint refused the access token (HTTP 401); log in "
-            f"again with `oauthcli login --profile {profile}`"
+            f"again: {login_hint(profile)}"
         )
     if response.status_code != 200:
         raise TransportError(

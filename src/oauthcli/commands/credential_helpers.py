@@ -144,7 +144,8 @@ def git_credential(profile: str | None, action: str) -> int:
     host = request.get("host", "")
     if protocol != "https":
         # Never hand a token to a plain-http remote.
-        log.info("%s is not https; git tries its next helper", sanitize(protocol, 20))
+        shown = sanitize(protocol, 20) or "no protocol"
+        log.info("%s is not https; git tries its next helper", shown)
         return EXIT_OK
     name = _profile_for_server(profile, _server(host) if host else None)
     if name is None:
