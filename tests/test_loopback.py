@@ -237,6 +237,32 @@ def test_c02_all_listed_ports_busy_lists_them_and_never_uses_another() -> None:
         assert str(port) in caught.value.message
 
 
+def test_c02_a_port_bound_but_not_listening_is_skipped_for_the_next_one() -> None:
+    """Nobody answers on such a port, so only the bind itself can fail: its
+    OSError must reach the port loop (it was lost to an AttributeError)."""
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    busy, free = holder.getsockname()[1], free_port()
+    try:
+        with LoopbackServer(spec(busy, free)) as listener:
+            assert listener.port == free
+    finally:
+        holder.close()
+
+
+def test_c01_a_single_port_bound_but_not_listening_is_port_in_use() -> None:
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    busy = holder.getsockname()[1]
+    try:
+        with pytest.raises(LocalError) as caught:
+            LoopbackServer(spec(busy)).bind()
+    finally:
+        holder.close()
+    assert caught.value.code == "port_in_use"
+    assert str(busy) in caught.value.message
+
+
 def test_cb_06_idle_connections_do_not_block_the_callback(
     server: LoopbackServer,
 ) -> None:

@@ -347,9 +347,11 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     def __init__(self, shared: _Shared, address: str, port: int) -> None:
         self.shared = shared
         self.address_family = socket.AF_INET6 if ":" in address else socket.AF_INET
-        super().__init__((address, port), _Handler)
+        # Before the bind: a bind that fails calls server_close(), which
+        # closes the pair, and the OSError must reach _bind_all unchanged.
         self._stopping = False
         self._wake, self._waker = socket.socketpair()
+        super().__init__((address, port), _Handler)
 
     def serve_until_stopped(self) -> None:
         """Accept connections until ``stop()``.
