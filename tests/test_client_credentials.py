@@ -597,3 +597,59 @@ def test_logout_without_the_secret_forgets_the_token_and_says_why_not_revoked(
     assert "OAUTHCLI_CLIENT_SECRET" in result.stderr
     assert stored(oauthcli_home, "ci") is None
     assert provider.introspect(token)["active"] is True  # not revoked
+
+
+def test_logout_and_exchange_never_send_a_secret_to_another_issuers_client(
+    oauthcli_home: Path,
+) -> None:
+    """The stored token is ci-a's at one issuer; config.toml now names ci-b at
+    another, with ci-b's secret in the environment: that secret must not go
+    to the stored issuer's token or revocation endpoint (RFC 6749 §2.3.1)."""
+    from evilprovider import EvilProvider
+    from oauthcli.store import write_entry
+
+    with EvilProvider() as op:
+        now = time.time()
+        write_entry(
+            "ci",
+            {
+                "settings": {
+                    "issuer": op.issuer,
+                    "client_id": "ci-a",
+                    "grant_type": "client_credentials",
+                    "token_endpoint_auth_method": "client_secret_basic",
+                    "store": "file",
+                },
+                "provider": {
+                    "issuer": op.issuer,
+                    "authorization_endpoint": "",
+                    "token_endpoint": op.url("token"),
+                    "revocation_endpoint": op.url("revoke"),
+                },
+                "account": {"sub": "ci-a", "name": "client ci-a"},
+                "tokens": {
+                    "access_token": "token-from-a",
+                    "token_type": "Bearer",
+                    "expires_at": now + 3000,
+                    "obtained_at": now,
+                },
+                "saved_at": now,
+            },
+        )
+        config = oauthcli_home / "config.toml"
+        config.write_text(
+            '[profiles.ci]\nissuer = "https://b.example"\nclient_id = "ci-b"\n'
+            'grant_type = "client_credentials"\n'
+        )
+        config.chmod(0o600)
+        env = cli_env(oauthcli_home, None, OAUTHCLI_CLIENT_SECRET="secret-of-b")
+
+        exchange = oauthcli("exchange", "--profile", "ci", "--audience", "x", env=env)
+        logout = oauthcli("logout", "--profile", "ci", env=env)
+
+        sent = [request.headers.get("authorization", "") for request in op.requests()]
+    assert exchange.returncode != 0
+    assert logout.returncode == 1  # forgotten, not revoked: it says why
+    assert stored(oauthcli_home, "ci") is None
+    assert base64.b64encode(b"ci-a:secret-of-b").decode() not in " ".join(sent)
+    assert not any("secret-of-b" in value for value in sent)

@@ -374,10 +374,22 @@ def with_client_secret(profile: str, settings: Mapping[str, Any]) -> dict[str, A
     from .errors import OAuthCLIError
 
     try:
-        secret = resolve(profile).client_secret
+        current = resolve(profile)
     except OAuthCLIError as exc:
-        log.debug("no client secret for the revocation: %s", exc.code)
-        secret = None
+        log.debug("no client secret for the stored client: %s", exc.code)
+        return dict(settings)
+    # A secret only ever goes to its own client at its own issuer: when the
+    # options now name another one, the stored token's client gets none.
+    same_client = current.client_id == settings.get("client_id") and (
+        current.issuer.rstrip("/") == str(settings.get("issuer") or "").rstrip("/")
+    )
+    if not same_client:
+        log.info(
+            "the profile's options now name another issuer or client than the "
+            "stored token's; its client secret is not sent for the stored one"
+        )
+        return dict(settings)
+    secret = current.client_secret
     return {**settings, "client_secret": secret} if secret else dict(settings)
 
 
