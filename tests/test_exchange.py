@@ -108,6 +108,7 @@ def test_token_types_take_short_names_or_uris() -> None:
         ({"subject_token_type": "refresh_token"}, "subject_token_type must be"),
         ({"resource": "/relative"}, "absolute URI"),
         ({"resource": "https://api.example.test/#frag"}, "without a fragment"),
+        ({"resource": "https://[::1"}, "absolute URI"),  # urlsplit: ValueError
         ({"audience": " "}, "audience must not be empty"),
         ({"requested_token_type": "bogus"}, "not one of"),
     ],
@@ -117,6 +118,17 @@ def test_a_request_that_cannot_be_right_is_refused_before_sending(
 ) -> None:
     with pytest.raises(LocalError, match=problem):
         TokenExchange(**changes)
+
+
+def test_an_unparsable_resource_on_the_command_line_is_a_usage_error(
+    oauthcli_home: Path,
+) -> None:
+    run = oauthcli(
+        "exchange", "--resource", "https://[::1", env=cli_env(oauthcli_home, None)
+    )
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr
+    assert "resource must be an absolute URI" in run.stderr
 
 
 def test_an_answer_gives_the_token_its_type_and_lifetime() -> None:

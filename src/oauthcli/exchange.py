@@ -107,7 +107,10 @@ class TokenExchange:
         if self.resource is not None:
             from urllib.parse import urlsplit
 
-            parts = urlsplit(self.resource)
+            try:
+                parts = urlsplit(self.resource)
+            except ValueError:  # e.g. an unclosed IPv6 bracket
+                parts = urlsplit("")
             if not parts.scheme or parts.fragment or "#" in self.resource:
                 raise LocalError(
                     "resource must be an absolute URI without a fragment "
