@@ -1117,3 +1117,19 @@ def test_edits_refuse_a_config_others_can_write(oauthcli_home: Path) -> None:
         set_value("work", "issuer", "https://i")
 
     assert path.read_text() == COMMENTED
+
+
+def test_a_relative_key_path_from_a_flag_or_variable_is_made_absolute(
+    oauthcli_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stored with the login, a relative path would name another file, or
+    a planted one, when `oauthcli token` runs in another directory."""
+    monkeypatch.chdir(tmp_path)
+    from_flag = resolve({"client_assertion_key": "key.pem", "ca_file": "ca.pem"})
+    from_variable = resolve(environ={"OAUTHCLI_CLIENT_ASSERTION_KEY": "keys/k.pem"})
+
+    assert from_flag.values["client_assertion_key"] == str(tmp_path / "key.pem")
+    assert from_flag.values["ca_file"] == str(tmp_path / "ca.pem")
+    assert from_variable.values["client_assertion_key"] == str(
+        tmp_path / "keys" / "k.pem"
+    )

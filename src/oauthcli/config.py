@@ -916,8 +916,8 @@ def _layer_value(key: Key, value: object, subject: str) -> Any:
         checked = key.validate(value)
     except _Invalid as exc:
         raise _invalid("", subject, exc, value, key) from exc
-    if key.kind == "path":
-        checked = os.path.expanduser(checked)
+    if key.kind == "path":  # absolute: a stored login is used from anywhere
+        checked = os.path.abspath(os.path.expanduser(checked))
     return checked
 
 
