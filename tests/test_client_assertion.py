@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,18 @@ def test_the_signing_key_repr_never_shows_the_key(tmp_path: Path) -> None:
 
     assert "PRIVATE" not in repr(load_signing_key(str(path)))
     assert "key=" not in repr(load_signing_key(str(path)))
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0,
+    reason="only root can give a file to another user (CI runs as root)",
+)
+def test_a_key_file_another_user_owns_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path / "key.pem", ec.generate_private_key(ec.SECP256R1()))
+    os.chown(path, 65534, 65534)  # nobody: root could still read it
+
+    with pytest.raises(LocalError, match="belongs to another user"):
+        load_signing_key(str(path))
 
 
 def test_a_key_others_can_read_is_refused(tmp_path: Path) -> None:

@@ -68,6 +68,9 @@ def _read_private_file(path: str) -> bytes:
         info = os.fstat(handle.fileno())
         if not stat.S_ISREG(info.st_mode):
             raise _key_error(path, "not a regular file")
+        if os.name == "posix" and info.st_uid != os.geteuid():
+            # Its owner, not we, decides who else may change it (as for the store).
+            raise _key_error(path, "the key file belongs to another user")
         if os.name == "posix" and stat.S_IMODE(info.st_mode) & 0o077:
             raise _key_error(
                 path,
