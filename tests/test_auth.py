@@ -9,15 +9,19 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import requests
 
 from clirun import cli_env, login_args, oauthcli, stored
+from evilprovider import Canned, EvilProvider, ScriptedUser
 from localprovider import LocalProvider
-from oauthcli import BearerAuth, RequestsBearerAuth
+from oauthcli import BearerAuth, OAuth2Constants, RequestsBearerAuth
 from oauthcli.auth import is_invalid_token
+from oauthcli.dpop import NONCES
+from oauthcli.session import login
 
 
 class ResourceServer:
@@ -165,3 +169,107 @@ def test_invalid_token_challenges_are_recognised(
     status: int, challenge: str, expected: bool
 ) -> None:
     assert is_invalid_token(status, {"www-authenticate": challenge}) is expected
+
+
+# Redirects (checklist REDIR-05): the token and the proof stay at their origin.
+
+
+@pytest.fixture
+def op(oauthcli_home: Path) -> Iterator[EvilProvider]:
+    with EvilProvider() as provider:
+        yield provider
+
+
+class Elsewhere:
+    """Another origin: answers every GET 401 with ``challenge`` and logs it."""
+
+    def __init__(self, challenge: str | None = None) -> None:
+        self.seen: list[dict[str, str]] = []
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                owner.seen.append({k.lower(): v for k, v in self.headers.items()})
+                self.send_response(401)
+                if challenge is not None:
+                    self.send_header("WWW-Authenticate", challenge)
+                    self.send_header("DPoP-Nonce", "foreign-nonce")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/steal"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def evil_login(op: EvilProvider, **changes: Any) -> None:
+    user = ScriptedUser()
+    settings = OAuth2Constants(
+        client_id=op.client_id,
+        authz_server_host=op.issuer,
+        login_timeout=5.0,
+        http_timeout=2.0,
+        **changes,
+    )
+    login(settings, opener=user, notify=lambda _: None)
+    user.wait()
+
+
+def refreshes(op: EvilProvider) -> int:
+    grants = [r.form.get("grant_type") for r in op.requests("token")]
+    return grants.count("refresh_token")
+
+
+@pytest.mark.parametrize("dpop", [False, True])
+def test_redir_05_requests_auth_never_sends_a_refreshed_token_to_a_redirect_target(
+    op: EvilProvider, dpop: bool
+) -> None:
+    elsewhere = Elsewhere()  # 401 without a challenge: "the token is dead"
+    evil_login(op, dpop=dpop)
+    op.canned["resource"] = Canned.redirect(elsewhere.url)
+    try:
+        with requests.Session() as session:
+            session.trust_env = False
+            answer = session.get(op.url("resource"), auth=RequestsBearerAuth())
+    finally:
+        elsewhere.close()
+
+    assert answer.status_code == 401
+    assert len(elsewhere.seen) == 1
+    assert "authorization" not in elsewhere.seen[0]
+    assert "dpop" not in elsewhere.seen[0]
+    assert refreshes(op) == 0
+    assert len(op.requests("resource")) == 1
+
+
+def test_redir_05_a_foreign_use_dpop_nonce_challenge_is_not_answered(
+    op: EvilProvider,
+) -> None:
+    elsewhere = Elsewhere('DPoP error="use_dpop_nonce"')
+    evil_login(op, dpop=True)
+    op.canned["resource"] = Canned.redirect(elsewhere.url)
+    try:
+        with requests.Session() as session:
+            session.trust_env = False
+            by_requests = session.get(op.url("resource"), auth=RequestsBearerAuth())
+        with httpx.Client(
+            auth=BearerAuth(), follow_redirects=True, trust_env=False
+        ) as client:
+            by_httpx = client.get(op.url("resource"))
+    finally:
+        elsewhere.close()
+
+    assert [by_requests.status_code, by_httpx.status_code] == [401, 401]
+    assert len(elsewhere.seen) == 2  # one hop each, no retry
+    assert all("authorization" not in sent for sent in elsewhere.seen)
+    assert "dpop" not in elsewhere.seen[0]  # httpx copies it: see the docstring
+    assert len(op.requests("resource")) == 2
+    assert refreshes(op) == 0
+    assert NONCES.get(op.url("resource")) != "foreign-nonce"

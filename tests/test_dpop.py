@@ -26,8 +26,15 @@ import pytest
 import requests
 
 from clirun import cli_env, login_args, oauthcli, stored
+from evilprovider import Canned, EvilProvider, ScriptedUser, token_parts
 from localprovider import TESTS_DIR, LocalProvider
-from oauthcli import BearerAuth, LoginRequired, RequestsBearerAuth, get_token_set
+from oauthcli import (
+    BearerAuth,
+    LoginRequired,
+    OAuth2Constants,
+    RequestsBearerAuth,
+    get_token_set,
+)
 from oauthcli.challenges import asks_for_dpop_nonce, is_invalid_token
 from oauthcli.dpop import (
     DPoPKey,
@@ -37,6 +44,7 @@ from oauthcli.dpop import (
     nonce_of,
 )
 from oauthcli.refresh import Credentials, get_credentials
+from oauthcli.session import login
 from oauthcli.store import write_entry
 from oauthcli.tokens import TokenSet
 from oauthcli.utils import base64url_encode
@@ -330,6 +338,90 @@ def test_dpop_02_the_auth_classes_sign_each_request_to_a_real_resource_server(
     assert last.status_code == 200
     assert answers[0].json()["sub"] == "alice"
     assert asyncio.run(fetch()) == 200
+
+
+# Redirects: each hop to the same origin gets a proof of its own (RFC 9449
+# section 4.3); the hops to other origins are in test_auth.py (REDIR-05).
+
+
+@pytest.fixture
+def op(oauthcli_home: Path) -> Iterator[EvilProvider]:
+    with EvilProvider() as provider:
+        yield provider
+
+
+def evil_dpop_login(op: EvilProvider) -> None:
+    user = ScriptedUser()
+    settings = OAuth2Constants(
+        client_id=op.client_id,
+        authz_server_host=op.issuer,
+        login_timeout=5.0,
+        http_timeout=2.0,
+        dpop=True,
+    )
+    login(settings, opener=user, notify=lambda _: None)
+    user.wait()
+
+
+def refreshes(op: EvilProvider) -> int:
+    grants = [r.form.get("grant_type") for r in op.requests("token")]
+    return grants.count("refresh_token")
+
+
+@pytest.mark.parametrize("status", [302, 307])
+@pytest.mark.parametrize("resource_nonce", ["never", "once"])
+def test_requests_auth_signs_a_new_proof_for_a_same_origin_redirect(
+    op: EvilProvider, status: int, resource_nonce: str
+) -> None:
+    evil_dpop_login(op)
+    op.resource_nonce = resource_nonce
+    op.canned["userinfo"] = Canned.redirect(op.url("resource"), status)
+
+    with requests.Session() as session:
+        session.trust_env = False
+        answer = session.get(op.url("userinfo"), auth=RequestsBearerAuth())
+
+    assert answer.status_code == 200
+    first = token_parts(op.requests("userinfo")[0].headers["dpop"])[1]
+    proofs = [token_parts(r.headers["dpop"])[1] for r in op.requests("resource")]
+    assert len(proofs) == (1 if resource_nonce == "never" else 2)
+    assert all(p["htu"] == op.url("resource") and p["htm"] == "GET" for p in proofs)
+    assert first["jti"] not in {p["jti"] for p in proofs}
+    assert refreshes(op) == 0
+
+
+def test_httpx_auth_signs_a_new_proof_for_a_redirected_dpop_request(
+    op: EvilProvider,
+) -> None:
+    """httpx follows redirects beneath the auth flow and sends the first
+    proof along; BearerAuth then sends the hop again with its own proof,
+    without a refresh. With httpx's default, no redirect is followed and
+    the next request gets a proof of its own."""
+    evil_dpop_login(op)
+    op.canned["userinfo"] = Canned.redirect(op.url("resource"), 307)
+
+    with httpx.Client(auth=BearerAuth(), follow_redirects=True) as client:
+        followed = client.get(op.url("userinfo"))
+
+    async def fetch() -> int:
+        async with httpx.AsyncClient(auth=BearerAuth(), follow_redirects=True) as c:
+            return (await c.get(op.url("userinfo"))).status_code
+
+    assert followed.status_code == 200
+    assert asyncio.run(fetch()) == 200
+    proofs = [token_parts(r.headers["dpop"])[1] for r in op.requests("resource")]
+    assert [p["htu"] for p in proofs] == [op.url("userinfo"), op.url("resource")] * 2
+    assert refreshes(op) == 0
+
+    with httpx.Client(auth=BearerAuth()) as client:
+        stopped = client.get(op.url("userinfo"))
+        assert stopped.status_code == 307
+        assert stopped.next_request is not None
+        assert client.send(stopped.next_request).status_code == 200
+    last = token_parts(op.requests("resource")[-1].headers["dpop"])[1]
+    assert last["htu"] == op.url("resource")
+    assert len(op.requests("resource")) == 5
+    assert refreshes(op) == 0
 
 
 def test_token_format_header_prints_the_two_headers_of_one_request(
