@@ -13,7 +13,7 @@ FUZZ_SECONDS ?= 300
 NODE_STAMP := tests/provider/node_modules/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint typecheck unit install provider browser kubectl clean bench fuzz
+.PHONY: demo provider-up test lint typecheck unit install provider browser kubectl clean bench fuzz
 
 install: $(PY_STAMP)
 
@@ -68,6 +68,11 @@ test: install provider browser kubectl lint typecheck unit
 demo: install provider
 	@if [ -z "$$DISPLAY$$WAYLAND_DISPLAY" ]; then $(MAKE) --no-print-directory browser; fi
 	$(BIN)/python scripts/demo.py
+
+# The local provider alone, until Ctrl-C, to try oauthcli by hand: prints
+# the issuer, the client ID and the lines that set up a shell for it.
+provider-up: install provider
+	$(BIN)/python scripts/demo.py --keep
 
 clean:
 	rm -rf $(VENV) tests/provider/node_modules .mypy_cache .ruff_cache .pytest_cache

@@ -6,20 +6,29 @@ introspection endpoint whether the token is active. With a display, your own
 browser opens the provider's login page (any name, any password); without
 one, headless Chromium plays the user. Everything is kept in a temporary
 OAUTHCLI_HOME, so your real logins are not touched.
+
+``make provider-up`` (``demo.py --keep``) only starts the provider and keeps
+it running until Ctrl-C, to try oauthcli by hand: it prints the issuer, the
+client ID, an OAUTHCLI_HOME of its own and the BROWSER line of the headless
+scripted user, as shell lines to paste into another terminal.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from localprovider import (
     CHROMIUM_USER,
+    HTTP_USER,
     LocalProvider,
     browser_command,
     chromium_missing,
@@ -30,7 +39,47 @@ def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+def keep_running() -> int:
+    """Start the provider, print how to use it, wait for Ctrl-C."""
+    with tempfile.TemporaryDirectory(prefix="oauthcli-provider-") as tmp:
+        work = Path(tmp)
+        home = work / "home"
+        home.mkdir(mode=0o700)
+        with LocalProvider.start(work / "provider") as provider:
+            bin_dir = Path(sys.executable).parent
+            oauthcli = shlex.quote(str(bin_dir / "oauthcli"))
+            lines = [
+                f"# The local OpenID provider runs at {provider.issuer} until "
+                "Ctrl-C; client ID cli-app.",
+                "# In another terminal (leave out BROWSER and OAUTHCLI_TEST_LOGIN "
+                "to log in",
+                "# in your own browser, with any name and password):",
+                f"export OAUTHCLI_HOME={shlex.quote(str(home))}",
+                f"export BROWSER={shlex.quote(browser_command(HTTP_USER))}",
+                "export OAUTHCLI_TEST_LOGIN=demo",
+                f"{oauthcli} login --issuer {provider.issuer} --client-id cli-app",
+                f"{oauthcli} token",
+            ]
+            print("\n".join(lines), flush=True)
+            try:
+                while provider.running:
+                    time.sleep(0.5)
+            except KeyboardInterrupt:
+                # A terminal's Ctrl-C reaches the whole process group, and may
+                # come twice: let the provider stop in peace.
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                say("\nStopping the provider.")
+                return 0
+            say("The provider stopped; see its log above.")
+            return 1
+
+
 def main() -> int:
+    if sys.argv[1:] == ["--keep"]:
+        return keep_running()
+    if sys.argv[1:]:
+        say("usage: demo.py [--keep]")
+        return 2
     with tempfile.TemporaryDirectory(prefix="oauthcli-demo-") as tmp:
         work = Path(tmp)
         with LocalProvider.start(work / "provider") as provider:
