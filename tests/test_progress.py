@@ -95,11 +95,15 @@ class Terminal:
         self._reader.start()
 
     def _read(self) -> None:
+        exited = False
         while True:
             ready, _, _ = select.select([self.master], [], [], 0.05)
             if not ready:
-                if self.process.poll() is not None:
+                if exited:
                     return
+                # The program may write its last bytes and exit between the
+                # select and the poll: once it has exited, look once more.
+                exited = self.process.poll() is not None
                 continue
             try:
                 data = os.read(self.master, 65536)
