@@ -666,6 +666,33 @@ def test_token_takes_the_fast_path_only_for_a_config_the_full_path_checked(
     assert _token_and_path(oauthcli_home) == ("at-123\nfast 0\n", "")
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        ("OAUTHCLI_ENV_VAR", "[bad", "must be a variable name"),
+        ("OAUTHCLI_MIN_TTL", "soon", "OAUTHCLI_MIN_TTL"),
+    ],
+)
+def test_token_refuses_a_bad_output_variable_on_the_fast_path_too(
+    oauthcli_home: Path, variable: str, value: str, problem: str
+) -> None:
+    store_tokens(oauthcli_home, time.time() + 3600)
+    assert run("token", home=oauthcli_home).stdout == "at-123\n"
+
+    result = run("token", home=oauthcli_home, **{variable: value})
+
+    assert (result.returncode, result.stdout) == (2, "")
+    assert problem in result.stderr
+
+
+def test_the_fast_path_knows_every_output_variable() -> None:
+    from oauthcli.cli import _OUTPUT_VARIABLES
+    from oauthcli.config import KEYS
+
+    outputs = {k.env_var for k in KEYS.values() if k.group == "output" and k.env}
+    assert set(_OUTPUT_VARIABLES) == outputs
+
+
 def test_status_warns_when_the_config_names_another_issuer_than_the_login(
     oauthcli_home: Path,
 ) -> None:

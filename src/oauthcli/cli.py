@@ -18,6 +18,7 @@ import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from typing import Any
 
 __all__ = [
     "EXIT_CANCELLED",
@@ -43,75 +44,52 @@ def _fresh_access_token(profile: str, min_ttl: float) -> str | None:
     return fresh_access_token(read_entry(profile), min_ttl)
 
 
-_UNSURE = "\0"  # the fast path cannot tell: let the full path decide
+# What the full path reads of config.toml for a ``token`` run: ask it when set.
+_OUTPUT_VARIABLES = (
+    "OAUTHCLI_MIN_TTL",
+    "OAUTHCLI_ENV_VAR",
+    "OAUTHCLI_USERNAME",
+)
 
 
-def _config_default_profile(text: str) -> str | None:
-    """The config's top-level ``default_profile``, None, or ``_UNSURE``.
+def _config_summary() -> dict[str, Any] | None:
+    """config.toml as the full path last read it: its ``default_profile`` and
+    the profiles' ``min_ttl`` ({} when there is no file); None when the full
+    path must decide.
 
-    Only the plain form ``default_profile = "name"`` (before any table) is
-    read here; anything else goes to the full path, which parses TOML.
-    """
-    if "default_profile" not in text:
-        return None
-    if text.count("default_profile") > 1:
-        return _UNSURE
-    import re
-
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("["):
-            break
-        found = re.fullmatch(
-            r"default_profile\s*=\s*(?:\"([A-Za-z0-9_.-]+)\"|'([A-Za-z0-9_.-]+)')"
-            r"\s*(?:#.*)?",
-            stripped,
-        )
-        if found:
-            return found.group(1) or found.group(2)
-    return _UNSURE
-
-
-def _config_text() -> str | None:
-    """config.toml's text, None when there is none, ``_UNSURE`` when odd.
-
-    Odd includes a file the full path has not checked as it is now (an edit
-    since, say): only the full path parses TOML and knows every key, so it
-    decides, and records the file once it passes (``store.config_checked``).
+    That is, whenever the file is not exactly the one the full path checked
+    and recorded (an edit since, say, or a file it would refuse): only the
+    full path parses TOML, so the two can never read the file differently.
     """
     from .store import config_checked, config_file
 
     try:
         fd = os.open(config_file(), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
-        return None
+        return {}
     except OSError:
-        return _UNSURE
+        return None
     try:
         import stat
 
         info = os.fstat(fd)
-        if (
-            not stat.S_ISREG(info.st_mode)
-            or info.st_size > 1 << 20
-            or info.st_mode & 0o022  # the full path refuses such a file
-            or (hasattr(os, "getuid") and info.st_uid not in (os.getuid(), 0))
-            or not config_checked(info)
-        ):
-            return _UNSURE
-        text = os.read(fd, info.st_size + 1).decode("utf-8", "replace")
     finally:
         os.close(fd)
-    # A key spelled with escapes ("min\u005fttl") is beyond this reader.
-    return _UNSURE if "\\u" in text or "\\U" in text else text
+    if (
+        not stat.S_ISREG(info.st_mode)
+        or info.st_mode & 0o022  # the full path refuses such a file
+        or (hasattr(os, "getuid") and info.st_uid not in (os.getuid(), 0))
+    ):
+        return None
+    return config_checked(info)
 
 
 def _token_fast_path(options: list[str]) -> int | None:
     """``oauthcli token [--profile P] [--min-ttl S] [--format raw]`` while fresh.
 
     Returns None whenever the full path must decide (any other option, a
-    missing or stale token, a store problem to report, a config.toml that
-    sets a default profile or min_ttl in a way only TOML can read).
+    missing or stale token, a store problem to report, a config.toml the
+    full path has not checked as it is now, an output variable to check).
     """
     values = {"--profile": "", "--min-ttl": "", "--format": "raw"}
     rest = iter(options)
@@ -126,20 +104,21 @@ def _token_fast_path(options: list[str]) -> int | None:
         values[name] = value
     if values["--format"] != "raw":
         return None
+    if any(os.environ.get(name) for name in _OUTPUT_VARIABLES):
+        return None  # the full path checks them, even where raw output ignores them
     try:
-        profile = values["--profile"] or os.environ.get("OAUTHCLI_PROFILE") or ""
-        config = _config_text()
-        if config == _UNSURE:
+        config = _config_summary()
+        if config is None:
             return None
-        if config is not None and not values["--min-ttl"] and "min_ttl" in config:
-            return None
-        if not values["--min-ttl"] and os.environ.get("OAUTHCLI_MIN_TTL"):
-            return None
-        if not profile:
-            profile = _config_default_profile(config or "") or "default"
-            if profile == _UNSURE:
-                return None
-        min_ttl = float(values["--min-ttl"] or "60")
+        profile = (
+            values["--profile"]
+            or os.environ.get("OAUTHCLI_PROFILE")
+            or config.get("default_profile")
+            or "default"
+        )
+        min_ttl = float(
+            values["--min-ttl"] or config.get("min_ttl", {}).get(profile, 60)
+        )
         if not 0 <= min_ttl < float("inf"):  # NaN fails this too
             return None
         token = _fresh_access_token(profile, min_ttl)

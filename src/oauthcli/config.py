@@ -789,7 +789,9 @@ def load_config(path: Path | None = None, *, warn: Warn | None = None) -> Config
             f"(mode {mode:04o}); run `chmod 600 {path}`"
         )
     if path == config_path():
-        record_config_checked(info)  # `oauthcli token` may now skip the checks
+        # `oauthcli token` may now skip the checks, and takes these from here.
+        min_ttl = {n: p["min_ttl"] for n, p in profiles.items() if "min_ttl" in p}
+        record_config_checked(info, default, min_ttl)
     return Config(path, default, profiles, config.lines)
 
 

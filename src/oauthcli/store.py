@@ -155,41 +155,54 @@ def _config_stamp(info: os.stat_result) -> bytes:
     ).encode()
 
 
-def config_checked(info: os.stat_result) -> bool:
-    """Whether config.toml, as ``info`` (its ``fstat``) describes it, passed.
+def config_checked(info: os.stat_result) -> dict[str, Any] | None:
+    """What the full path read from config.toml, if ``info`` is still that file.
 
     The full path records every config.toml it read without a problem
-    (``record_config_checked``); ``oauthcli token``'s fast path, which does
-    not parse TOML, runs only while the file is still that one. An edit
-    changes the size or the times, so the next run checks it again.
+    (``record_config_checked``) together with what ``oauthcli token``'s fast
+    path needs of it: ``default_profile`` and each profile's ``min_ttl``.
+    The fast path never parses TOML itself, so it cannot read the file
+    differently; it runs only while the file is still the one recorded. An
+    edit changes the size or the times, so the next run checks it again.
+    None when the file is not the recorded one or the record is unreadable.
     """
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
         fd = os.open(_config_stamp_file(), flags)
     except OSError:
-        return False
+        return None
     try:
-        return os.read(fd, 256) == _config_stamp(info)
-    except OSError:
-        return False
+        stamp, _, summary = os.read(fd, 1 << 16).partition(b"\n")
+        if stamp + b"\n" != _config_stamp(info):
+            return None
+        read = json.loads(summary)
+    except (OSError, ValueError, RecursionError):
+        return None
     finally:
         os.close(fd)
+    return read if isinstance(read, dict) else None
 
 
-def record_config_checked(info: os.stat_result) -> None:
-    """Note that config.toml, as ``info`` describes it, passed every check.
+def record_config_checked(
+    info: os.stat_result, default_profile: str | None, min_ttl: dict[str, float]
+) -> None:
+    """Note that config.toml, as ``info`` describes it, passed every check,
+    with its ``default_profile`` and the profiles' ``min_ttl``.
 
     Written only into an existing store directory (0600, atomically); a
     failure costs only the fast path, so it is ignored.
     """
-    if config_checked(info):
+    summary = {"default_profile": default_profile, "min_ttl": min_ttl}
+    if config_checked(info) == summary:
         return
     path = _config_stamp_file()
     try:
         if not os.path.isdir(_home()) or os.path.islink(path):
             return
         check_private_dir(_home())
-        replace_private_file(path, _config_stamp(info))
+        replace_private_file(
+            path, _config_stamp(info) + json.dumps(summary).encode() + b"\n"
+        )
     except (OSError, LocalError):
         return
 
