@@ -470,11 +470,29 @@ def test_config_set_takes_a_toml_array_for_a_list_key(oauthcli_home: Path) -> No
     assert got.stdout == "git.example.com registry.example.com\n"
 
 
-def test_config_set_refuses_half_an_array_in_a_list_key(oauthcli_home: Path) -> None:
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("hosts", '"git.example.com"]'),
+        ("hosts", "[" + "1" * 5000 + "]"),  # int() refuses over 4300 digits
+        ("require_scope", "[" * 2000 + "]" * 2000),
+    ],
+)
+def test_config_set_refuses_half_an_array_or_an_unreadable_one(
+    oauthcli_home: Path, key: str, value: str
+) -> None:
     env = home_env(oauthcli_home)
-    result = oauthcli(
-        "config", "set", "--profile", "work", "hosts", '"git.example.com"]', env=env
-    )
+    result = oauthcli("config", "set", "--profile", "work", key, value, env=env)
+    assert result.returncode == 2
+    assert 'or an array like ["a", "b"]' in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (oauthcli_home / "config.toml").exists()
+
+
+def test_profiles_add_refuses_an_unreadable_array(oauthcli_home: Path) -> None:
+    env = home_env(oauthcli_home)
+    value = "hosts=[" + "1" * 5000 + "]"
+    result = oauthcli("profiles", "add", "w2", "--set", value, env=env)
     assert result.returncode == 2
     assert 'or an array like ["a", "b"]' in result.stderr
     assert not (oauthcli_home / "config.toml").exists()
