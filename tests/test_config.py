@@ -230,6 +230,18 @@ def test_a_relative_ca_file_is_relative_to_the_config_file(
             'issuer must name a host after https://, got "https://"',
         ),
         (
+            'issuer = "https://[::1]x"',
+            'issuer is not a valid URL, got "https://[::1]x"',
+        ),
+        (
+            'issuer = "https://[v1.fe]"',
+            'issuer is not a valid URL, got "https://[v1.fe]"',
+        ),
+        (
+            'token_endpoint = "https://1.2.3.999/token"',
+            'token_endpoint is not a valid URL, got "https://1.2.3.999/token"',
+        ),
+        (
             'issuer = "https://idp.example/?tenant=a"',
             "issuer must not have a query (RFC 8414 section 2), "
             'got "https://idp.example/?tenant=a"',

@@ -42,7 +42,7 @@ from oauthcli.authorization import (
     parse_callback_query,
     validate_callback,
 )
-from oauthcli.config import KEYS, load_config, resolve_login_options
+from oauthcli.config import KEYS, Config, load_config, resolve_login_options
 from oauthcli.device import parse_device_authorization
 from oauthcli.discovery import parse_metadata
 from oauthcli.errors import EndpointError, OAuthCLIError
@@ -473,6 +473,49 @@ def test_urls_are_https_or_loopback_http_or_refused(url: Any) -> None:
     assert parts.password is None
     assert checked.isascii()
     assert not parts.fragment
+
+
+authorities = st.one_of(
+    st.sampled_from(
+        [
+            "idp.example",
+            "localhost",
+            "127.0.0.1",
+            "1.2.3.999",
+            "[::1]",
+            "[::1]x",
+            "[v1.fe]",
+            "[1.2.3.4]",
+            "[::1%25eth0]",
+            "[::ffff:1.2.3.4]",
+        ]
+    ),
+    st.text(alphabet="0123456789abvx.:[]%@-_", max_size=24),
+)
+EMPTY_CONFIG = Config(Path("config.toml"))
+ports = st.sampled_from(["", ":", ":443", ":0", ":x", ":99999", ":+1", ":\u0661"])
+
+
+@given(
+    scheme=st.sampled_from(["https://", "http://"]),
+    authority=authorities,
+    port=ports,
+    path=st.sampled_from(["", "/", "/realms/x"]),
+)
+def test_an_issuer_the_config_accepts_is_one_the_http_client_accepts(
+    scheme: str, authority: str, port: str, path: str
+) -> None:
+    """config.toml and OAUTHCLI_ISSUER are checked without httpx; what passes
+    there must not fail later at login as "not a valid URL"."""
+    url = scheme + authority + port + path
+    resolved = typed(
+        lambda: resolve_login_options(
+            "default", {}, {"OAUTHCLI_ISSUER": url}, config=EMPTY_CONFIG
+        )
+    )
+    if isinstance(resolved, OAuthCLIError):
+        return
+    assert check_endpoint_url(resolved["issuer"], "issuer") == url
 
 
 # JWKS and ID tokens (idtoken.py).

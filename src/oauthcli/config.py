@@ -114,7 +114,7 @@ def _url(value: object) -> str:
     """An https URL, or http on a loopback host (the rule of ``urls``)."""
     from urllib.parse import urlsplit
 
-    from .urls import is_loopback_host
+    from .urls import check_authority, is_loopback_host
 
     text = _token(value)
     if not text.isascii() or any(ch < " " or ch == "\x7f" for ch in text):
@@ -124,6 +124,7 @@ def _url(value: object) -> str:
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018 - raises ValueError for a bad port
+        check_authority(parts.netloc)
     except ValueError as exc:
         raise _Invalid("is not a valid URL") from exc
     scheme = parts.scheme.lower()

@@ -13,7 +13,12 @@ from urllib.parse import urlsplit
 
 from .errors import ValidationError
 
-__all__ = ["check_endpoint_url", "is_loopback_host", "normalize_issuer"]
+__all__ = [
+    "check_authority",
+    "check_endpoint_url",
+    "is_loopback_host",
+    "normalize_issuer",
+]
 
 
 def is_loopback_host(host: str) -> bool:
@@ -25,6 +30,30 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def check_authority(netloc: str) -> None:
+    """Raise ValueError for a host or port the HTTP client would refuse.
+
+    ``urlsplit`` takes ``[::1]x``, ``[v1.fe]`` or ``1.2.3.999`` as hosts;
+    httpx, which sends the requests, does not. This applies httpx's rules
+    with the standard library, where importing httpx would cost too much
+    (reading config.toml): an IP literal in brackets must be an IPv6
+    address, a dotted-digits host an IPv4 address, a port digits.
+    """
+    host_port = netloc.rpartition("@")[2]
+    if host_port.startswith("["):
+        host, bracket, port = host_port[1:].partition("]")
+        if not bracket or (port and not port.startswith(":")):
+            raise ValueError("not an IP literal in brackets")
+        ipaddress.IPv6Address(host)
+        port = port[1:]
+    else:
+        host, _, port = host_port.partition(":")
+        if all(part.isdigit() for part in host.split(".")) and host.count(".") == 3:
+            ipaddress.IPv4Address(host)
+    if port and not (port.isascii() and port.isdigit()):
+        raise ValueError("not a port number")
 
 
 def check_endpoint_url(url: object, what: str) -> str:
