@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import http.server
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -413,6 +415,43 @@ def test_localhost_with_a_fixed_port_taken_on_ipv6_fails_at_once() -> None:
         with pytest.raises(LocalError) as caught:
             LoopbackServer(spec(port, host="localhost")).bind()
     assert caught.value.code == "port_in_use"
+
+
+@pytest.fixture
+def no_ipv6_in_the_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kernel booted with ipv6.disable=1: no AF_INET6 socket at all.
+
+    Stands in for a kernel this machine does not run; every IPv4 socket is
+    real.
+    """
+    real = socket.socket
+
+    def make(family: int = -1, *args: Any, **kwargs: Any) -> socket.socket:
+        if family == socket.AF_INET6:
+            raise OSError(errno.EAFNOSUPPORT, "Address family not supported")
+        return real(family, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "socket", make)
+
+
+@pytest.mark.parametrize("fixed_port", [False, True])
+def test_localhost_listens_on_127_0_0_1_alone_without_ipv6_in_the_kernel(
+    no_ipv6_in_the_kernel: None, fixed_port: bool
+) -> None:
+    ports: tuple[int, ...] = (free_port(),) if fixed_port else ()
+    with LoopbackServer(spec(*ports, host="localhost")) as listener:
+        request = request_for(listener)
+        listener.serve(lambda params: validate_callback(params, request))
+        assert listener.addresses == ["127.0.0.1"]
+        if fixed_port:
+            assert listener.port == ports[0]
+        response = get(
+            listener.port,
+            f"/callback?code=v4&state={STATE}",
+            host_header=f"localhost:{listener.port}",
+        )
+        assert status(response) == 200
+        assert listener.wait(timeout=5) == "v4"
 
 
 def test_trickling_connections_cannot_lock_out_the_callback() -> None:

@@ -351,7 +351,13 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         # closes the pair, and the OSError must reach _bind_all unchanged.
         self._stopping = False
         self._wake, self._waker = socket.socketpair()
-        super().__init__((address, port), _Handler)
+        try:
+            super().__init__((address, port), _Handler)
+        except BaseException:
+            # socket() itself failed (no IPv6 in the kernel): no server_close.
+            self._wake.close()
+            self._waker.close()
+            raise
 
     def serve_until_stopped(self) -> None:
         """Accept connections until ``stop()``.
@@ -413,13 +419,22 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 def _someone_answers(address: str, port: int) -> bool:
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
+    try:
+        probe = socket.socket(family, socket.SOCK_STREAM)
+    except OSError:  # a kernel without IPv6: nobody can listen there
+        return False
+    with probe:
         probe.settimeout(0.3)
         try:
             probe.connect((address, port))
         except OSError:
             return False
     return True
+
+
+# The second address of ``localhost`` (::1) may not exist: no IPv6 on the
+# loopback interface, or none in the kernel. Nobody else can take it then.
+_NO_SUCH_ADDRESS = (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT, errno.EPROTONOSUPPORT)
 
 
 class _Busy(Exception):
@@ -459,7 +474,7 @@ class LoopbackServer:
                 except OSError as exc:
                     if exc.errno == errno.EADDRINUSE:
                         raise _Busy from exc
-                    if servers and exc.errno == errno.EADDRNOTAVAIL:
+                    if servers and exc.errno in _NO_SUCH_ADDRESS:
                         continue  # no ::1 here: nobody else can take it either
                     raise LocalError(
                         f"cannot listen on {address} port {port}: {exc.strerror}",
