@@ -249,6 +249,21 @@ def test_redir_05_requests_auth_never_sends_a_refreshed_token_to_a_redirect_targ
     assert len(op.requests("resource")) == 1
 
 
+@pytest.mark.parametrize("dpop", [False, True])
+def test_redir_05_a_redirect_to_an_unusable_url_is_requests_own_error(
+    op: EvilProvider, dpop: bool
+) -> None:
+    """Callers catch requests.RequestException; a bare ValueError from the
+    hook that strips the headers escaped them."""
+    evil_login(op, dpop=dpop)
+    op.canned["resource"] = Canned.redirect("http://127.0.0.1:99999/x", status=307)
+    with requests.Session() as session:
+        session.trust_env = False
+        with pytest.raises(requests.RequestException):
+            session.post(op.url("resource"), auth=RequestsBearerAuth(), timeout=30)
+    assert len(op.requests("resource")) == 1
+
+
 def test_redir_05_a_foreign_use_dpop_nonce_challenge_is_not_answered(
     op: EvilProvider,
 ) -> None:

@@ -97,7 +97,11 @@ def _prepare_hop(
     from requests.utils import requote_uri
 
     target = urljoin(response.url, requote_uri(response.headers["location"]))
-    if origin_of(target) == origin:
+    try:
+        same_origin = origin_of(target) == origin
+    except ValueError:  # a port out of range, say: requests refuses the URL itself
+        same_origin = False
+    if same_origin:
         method = _redirect_method(request.method, response.status_code)
         _sign(request.headers, credentials, method, target)
     else:
