@@ -686,12 +686,84 @@ def test_token_refuses_a_bad_output_variable_on_the_fast_path_too(
     assert problem in result.stderr
 
 
-def test_the_fast_path_knows_every_output_variable() -> None:
-    from oauthcli.cli import _OUTPUT_VARIABLES
-    from oauthcli.config import KEYS
+@pytest.mark.parametrize(
+    ("variables", "config", "said"),
+    [
+        (
+            {"OAUTHCLI_CLIENT_ID": "y"},
+            None,
+            "environment OAUTHCLI_CLIENT_ID now says client_id y; "
+            "the stored login is for x",
+        ),
+        (
+            {"OAUTHCLI_ISSUER": "https://other.test"},
+            None,
+            "environment OAUTHCLI_ISSUER now says issuer https://other.test; "
+            "the stored login is for https://idp.test",
+        ),
+        (
+            {},
+            '[profiles.default]\nissuer = "https://new.test"\n',
+            "line 2 now says issuer https://new.test; "
+            "the stored login is for https://idp.test",
+        ),
+        (
+            {},
+            '[profiles.default]\npreset = "okta"\ndomain = "acme.okta.com"\n',
+            'preset "okta" now says issuer https://acme.okta.com/oauth2/default; '
+            "the stored login is for https://idp.test",
+        ),
+    ],
+)
+def test_token_refuses_a_stored_login_for_another_issuer_or_client(
+    oauthcli_home: Path, variables: dict[str, str], config: str | None, said: str
+) -> None:
+    """Its tokens are not the ones asked for: log in again (exit 3), on the
+    fast path too (the second run), and in every output format."""
+    store_tokens(oauthcli_home, time.time() + 3600)
+    if config is not None:
+        (oauthcli_home / "config.toml").write_text(config)
 
-    outputs = {k.env_var for k in KEYS.values() if k.group == "output" and k.env}
-    assert set(_OUTPUT_VARIABLES) == outputs
+    runs = [
+        run("token", home=oauthcli_home, **variables),
+        run("token", home=oauthcli_home, **variables),
+        run("token", "--format", "json", home=oauthcli_home, **variables),
+        run("exec", "--", "true", home=oauthcli_home, **variables),
+    ]
+
+    for result in runs:
+        assert (result.returncode, result.stdout) == (3, "")
+        assert said in result.stderr
+        assert "run `oauthcli login --profile default`" in result.stderr
+
+
+def test_token_takes_the_fast_path_when_the_variables_name_the_stored_login(
+    oauthcli_home: Path,
+) -> None:
+    store_tokens(oauthcli_home, time.time() + 3600)
+    (oauthcli_home / "config.toml").write_text(
+        '[profiles.default]\nissuer = "https://idp.test/"\nclient_id = "x"\n'
+    )
+    same = {"OAUTHCLI_ISSUER": "https://idp.test", "OAUTHCLI_CLIENT_ID": "x"}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in same.items():
+            patch.setenv(name, value)
+        assert _token_and_path(oauthcli_home) == ("at-123\nfull 0\n", "")
+        assert _token_and_path(oauthcli_home) == ("at-123\nfast 0\n", "")
+        patch.setenv("OAUTHCLI_SCOPE", "openid")  # checked by the full path only
+        assert _token_and_path(oauthcli_home) == ("at-123\nfull 0\n", "")
+
+
+def test_token_refuses_a_mistyped_login_variable_with_a_fresh_token(
+    oauthcli_home: Path,
+) -> None:
+    store_tokens(oauthcli_home, time.time() + 3600)
+    assert run("token", home=oauthcli_home).stdout == "at-123\n"
+
+    result = run("token", home=oauthcli_home, OAUTHCLI_GRANT_TYPE="client_credential")
+
+    assert (result.returncode, result.stdout) == (2, "")
+    assert "OAUTHCLI_GRANT_TYPE must be one of" in result.stderr
 
 
 def test_status_warns_when_the_config_names_another_issuer_than_the_login(

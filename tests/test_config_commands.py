@@ -305,7 +305,7 @@ def test_token_does_not_need_the_login_options_to_be_complete(
     os.environ["OAUTHCLI_HOME"] = str(oauthcli_home)
     store_fresh("work", "token-of-work")
     (oauthcli_home / "config.toml").write_text(
-        '[profiles.work]\npreset = "entra"\nclient_id = "cli-app"\n'
+        '[profiles.work]\npreset = "entra"\nclient_id = "x"\n'  # the stored client
     )
     env = home_env(oauthcli_home)
 

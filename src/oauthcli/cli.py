@@ -37,18 +37,32 @@ EXIT_LOGIN_REQUIRED = 3
 EXIT_CANCELLED = 130
 
 
-def _fresh_access_token(profile: str, min_ttl: float) -> str | None:
-    """The stored access token if it has more than ``min_ttl`` s left."""
+def _fresh_access_token(
+    profile: str, min_ttl: float, expected: dict[str, Any]
+) -> str | None:
+    """The stored access token if it has more than ``min_ttl`` s left and
+    its login is for the issuer and client_id ``expected`` names (if any)."""
     from .store import fresh_access_token, read_entry
 
-    return fresh_access_token(read_entry(profile), min_ttl)
+    entry = read_entry(profile)
+    if entry is None:
+        return None
+    stored = entry.get("settings") or {}
+    for key, value in expected.items():
+        login = stored.get(key)
+        if value is None or login is None:
+            continue
+        if key == "issuer":
+            value, login = str(value).rstrip("/"), str(login).rstrip("/")
+        if value != login:
+            return None  # the full path says what changed
+    return fresh_access_token(entry, min_ttl)
 
 
-# What the full path reads of config.toml for a ``token`` run: ask it when set.
-_OUTPUT_VARIABLES = (
-    "OAUTHCLI_MIN_TTL",
-    "OAUTHCLI_ENV_VAR",
-    "OAUTHCLI_USERNAME",
+# The variables the fast path reads; any other OAUTHCLI_* one sends `token`
+# through the full path, which checks every value as login would.
+_FAST_PATH_VARIABLES = frozenset(
+    ("OAUTHCLI_HOME", "OAUTHCLI_PROFILE", "OAUTHCLI_ISSUER", "OAUTHCLI_CLIENT_ID")
 )
 
 
@@ -104,24 +118,32 @@ def _token_fast_path(options: list[str]) -> int | None:
         values[name] = value
     if values["--format"] != "raw":
         return None
-    if any(os.environ.get(name) for name in _OUTPUT_VARIABLES):
-        return None  # the full path checks them, even where raw output ignores them
+    environ = os.environ
+    if any(
+        value and name.startswith("OAUTHCLI_") and name not in _FAST_PATH_VARIABLES
+        for name, value in environ.items()
+    ):
+        return None
     try:
         config = _config_summary()
         if config is None:
             return None
         profile = (
             values["--profile"]
-            or os.environ.get("OAUTHCLI_PROFILE")
+            or environ.get("OAUTHCLI_PROFILE")
             or config.get("default_profile")
             or "default"
         )
-        min_ttl = float(
-            values["--min-ttl"] or config.get("min_ttl", {}).get(profile, 60)
-        )
+        configured = config.get("profiles", {}).get(profile, {})
+        min_ttl = float(values["--min-ttl"] or configured.get("min_ttl", 60))
         if not 0 <= min_ttl < float("inf"):  # NaN fails this too
             return None
-        token = _fresh_access_token(profile, min_ttl)
+        expected = {
+            "issuer": environ.get("OAUTHCLI_ISSUER") or configured.get("issuer"),
+            "client_id": environ.get("OAUTHCLI_CLIENT_ID")
+            or configured.get("client_id"),
+        }
+        token = _fresh_access_token(profile, min_ttl, expected)
     except Exception:  # the full path reports it properly
         return None
     if token is None:

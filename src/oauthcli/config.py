@@ -39,7 +39,7 @@ from typing import Any, Literal
 
 from . import _tomltext, presets
 from .constants import DEFAULT_SCOPE, parse_ports
-from .errors import ConfigError, LocalError
+from .errors import ConfigError, LocalError, sanitize
 from .store import (
     _valid_name,
     check_private_dir,
@@ -789,11 +789,29 @@ def load_config(path: Path | None = None, *, warn: Warn | None = None) -> Config
             f"{path} holds a client secret and other users can read it "
             f"(mode {mode:04o}); run `chmod 600 {path}`"
         )
+    checked = Config(path, default, profiles, config.lines)
     if path == config_path():
         # `oauthcli token` may now skip the checks, and takes these from here.
-        min_ttl = {n: p["min_ttl"] for n, p in profiles.items() if "min_ttl" in p}
-        record_config_checked(info, default, min_ttl)
-    return Config(path, default, profiles, config.lines)
+        record_config_checked(info, _fast_path_summary(checked))
+    return checked
+
+
+def _fast_path_summary(config: Config) -> dict[str, Any]:
+    """What ``oauthcli token``'s fast path needs of a checked config.toml:
+    its default profile, and each profile's min_ttl, issuer and client_id
+    (a preset's issuer included), so that it never parses TOML itself."""
+    profiles: dict[str, dict[str, Any]] = {}
+    for name, values in config.profiles.items():
+        try:
+            resolved = resolve_login_options(
+                name, {}, {}, config=config, incomplete_preset_ok=True
+            )
+        except LocalError:
+            continue  # whatever reads this profile will say what is wrong
+        keys = ("min_ttl", "issuer", "client_id")
+        summary = {key: resolved.get(key, values.get(key)) for key in keys}
+        profiles[name] = {key: value for key, value in summary.items() if value}
+    return {"default_profile": config.default_profile, "profiles": profiles}
 
 
 def _bad_name(name: str) -> str:
@@ -937,8 +955,12 @@ def resolve_login_options(
     *,
     config: Config | None = None,
     warn: Warn | None = None,
+    incomplete_preset_ok: bool = False,
 ) -> ResolvedOptions:
     """Merge flags over ``OAUTHCLI_<KEY>`` over the profile over its preset.
+
+    ``incomplete_preset_ok``: a preset missing a parameter adds nothing
+    instead of raising (for commands that only hand out stored tokens).
 
     ``flags`` maps ``KEYS`` names to what the command line gave; None (or an
     empty list) means not given. Strings are parsed like variables, so
@@ -978,8 +1000,11 @@ def resolve_login_options(
     try:
         expanded = presets.expand_preset(values)
     except ConfigError as exc:
-        origin = origins.get(exc.key or "") or origins.get("preset")
-        raise ConfigError(f"{origin}: {exc.message}", key=exc.key) from exc
+        if incomplete_preset_ok:
+            expanded = dict(values)
+        else:
+            origin = origins.get(exc.key or "") or origins.get("preset")
+            raise ConfigError(f"{origin}: {exc.message}", key=exc.key) from exc
     preset_origin = Origin("preset", str(values.get("preset")))
     for key in expanded:
         if key not in values:
@@ -994,6 +1019,38 @@ def resolve_login_options(
         config_path=config.path,
         in_config=profile in config.profiles,
     )
+
+
+def login_conflicts(
+    profile: str,
+    stored: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Where the options now name another issuer or client_id than the
+    stored login's ``stored`` settings: one phrase per key ("OAUTHCLI_CLIENT_ID
+    now says client_id b; the stored login is for a"), [] when they agree.
+
+    Raises ConfigError for a variable or config.toml that cannot be used, as
+    every command does; a preset missing a parameter is not an error here.
+    """
+    resolved = resolve_login_options(
+        profile, {}, environ, warn=lambda message: None, incomplete_preset_ok=True
+    )
+    found = []
+    for key in ("issuer", "client_id"):
+        configured, login = resolved.get(key), stored.get(key)
+        if configured is None or login is None:
+            continue
+        configured, login = str(configured), str(login)
+        if key == "issuer":
+            configured, login = configured.rstrip("/"), login.rstrip("/")
+        if configured != login:
+            where = resolved.origins.get(key)
+            found.append(
+                f"{sanitize(str(where))} now says {key} {sanitize(configured)}; "
+                f"the stored login is for {sanitize(login)}"
+            )
+    return found
 
 
 def login_hint(profile: str) -> str:

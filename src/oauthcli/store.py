@@ -160,7 +160,8 @@ def config_checked(info: os.stat_result) -> dict[str, Any] | None:
 
     The full path records every config.toml it read without a problem
     (``record_config_checked``) together with what ``oauthcli token``'s fast
-    path needs of it: ``default_profile`` and each profile's ``min_ttl``.
+    path needs of it: ``default_profile``, and each profile's ``min_ttl``,
+    ``issuer`` and ``client_id``.
     The fast path never parses TOML itself, so it cannot read the file
     differently; it runs only while the file is still the one recorded. An
     edit changes the size or the times, so the next run checks it again.
@@ -183,16 +184,13 @@ def config_checked(info: os.stat_result) -> dict[str, Any] | None:
     return read if isinstance(read, dict) else None
 
 
-def record_config_checked(
-    info: os.stat_result, default_profile: str | None, min_ttl: dict[str, float]
-) -> None:
+def record_config_checked(info: os.stat_result, summary: dict[str, Any]) -> None:
     """Note that config.toml, as ``info`` describes it, passed every check,
-    with its ``default_profile`` and the profiles' ``min_ttl``.
+    with the ``summary`` of it that the fast path uses (JSON).
 
     Written only into an existing store directory (0600, atomically); a
     failure costs only the fast path, so it is ignored.
     """
-    summary = {"default_profile": default_profile, "min_ttl": min_ttl}
     if config_checked(info) == summary:
         return
     path = _config_stamp_file()

@@ -204,10 +204,29 @@ def rfc3339(timestamp: float | None) -> str | None:
 
 
 def profile_settings(name: str) -> dict[str, Any]:
-    """The profile's output options (min_ttl, env_var, hosts, username)."""
-    from ..config import output_settings
+    """The profile's output options (min_ttl, env_var, hosts, username), for
+    a command about to hand out its stored tokens.
 
-    return output_settings(name)
+    Raises LoginRequired when the options now name another issuer or client
+    than the stored login (an edited config.toml, an ``OAUTHCLI_CLIENT_ID``
+    set for another client): its tokens are not the ones asked for.
+    """
+    from ..config import login_conflicts, login_hint, output_settings
+    from ..errors import LoginRequired
+    from ..store import StoreDamaged, read_entry
+
+    settings = output_settings(name)
+    try:
+        entry = read_entry(name)
+    except StoreDamaged:
+        return settings  # reading the tokens reports it
+    if entry is not None:
+        conflicts = login_conflicts(name, entry.get("settings") or {})
+        if conflicts:
+            raise LoginRequired(
+                f"{'; '.join(conflicts)}; log in again: {login_hint(name)}"
+            )
+    return settings
 
 
 def effective_min_ttl(explicit: float | None, settings: dict[str, Any]) -> float:

@@ -88,29 +88,18 @@ def status(profile: str | None, output_format: str) -> int:
 
 def _warn_if_configured_elsewhere(name: str, settings: dict[str, Any]) -> None:
     """Say so when config.toml (or a variable) now names another issuer or
-    client than the stored login's: the next login will use those, and
-    ``token`` keeps handing out the old login's tokens until then."""
-    from ..config import resolve_login_options
-    from ..errors import LocalError, sanitize
+    client than the stored login's: ``token`` refuses to hand out its tokens
+    until the next login, which uses those."""
+    from ..config import login_conflicts
+    from ..errors import LocalError
     from ._common import say
 
     try:
-        resolved = resolve_login_options(name, {}, warn=lambda message: None)
+        conflicts = login_conflicts(name, settings)
     except LocalError:
         return  # `oauthcli login` reports what is wrong with the file
-    for key in ("issuer", "client_id"):
-        configured, stored = resolved.get(key), settings.get(key)
-        if configured is None or stored is None:
-            continue
-        if key == "issuer":
-            configured, stored = configured.rstrip("/"), str(stored).rstrip("/")
-        if configured != stored:
-            where = resolved.origins.get(key)
-            say(
-                f"oauthcli: warning: {sanitize(str(where))} now says {key} "
-                f"{sanitize(configured)}; the stored login is for "
-                f"{sanitize(str(stored))}: run `oauthcli login --profile {name}`"
-            )
+    for conflict in conflicts:
+        say(f"oauthcli: warning: {conflict}: run `oauthcli login --profile {name}`")
 
 
 def _token_state(tokens: dict[str, Any]) -> tuple[float | None, bool, bool]:
