@@ -22,11 +22,11 @@ import pytest
 
 import oauthcli.refresh as refresh_module
 from clirun import cli_env, login_args, oauthcli, stored
-from evilprovider import EvilProvider, Logged, ScriptedUser
+from evilprovider import Canned, EvilProvider, Logged, ScriptedUser
 from localprovider import LocalProvider, ProviderFactory
 from oauthcli import OAuth2Constants
 from oauthcli.cli import main
-from oauthcli.errors import LoginRequired
+from oauthcli.errors import LoginRequired, TransportError
 from oauthcli.refresh import get_token, get_token_set
 from oauthcli.session import login
 from oauthcli.store import profile_lock, write_entry
@@ -482,3 +482,64 @@ def test_an_expired_login_without_a_refresh_token_names_the_profile_to_log_in(
         "log in again: run `oauthcli login --profile work`"
     )
     assert "at-old" not in caught.value.message
+
+
+def shorten_access_token(home: Path, left: float) -> str:
+    """Make the stored access token valid for only ``left`` more seconds."""
+    document = stored(home)
+    assert document is not None
+    document["tokens"]["expires_at"] = time.time() + left
+    document["tokens"]["obtained_at"] = time.time() - 3600 + left
+    write_entry("default", document)
+    return str(document["tokens"]["access_token"])
+
+
+@pytest.mark.parametrize("outage", ["stopped", "503"])
+def test_a_provider_outage_hands_out_the_still_valid_token_with_a_warning(
+    quiet_op: EvilProvider,
+    oauthcli_home: Path,
+    capsys: pytest.CaptureFixture[str],
+    outage: str,
+) -> None:
+    """min_ttl asks for a margin; when the provider cannot give one, the token
+    that still works is better than no token (and the refresh token is kept)."""
+    current = shorten_access_token(oauthcli_home, 30)  # within min_ttl 60
+    before = (oauthcli_home / "profiles" / "default.json").read_bytes()
+    if outage == "stopped":
+        quiet_op.stop()
+    else:
+        quiet_op.canned["token"] = Canned(503, {"error": "temporarily_unavailable"})
+
+    status = main(["token"])
+
+    out, err = capsys.readouterr()
+    assert (status, out) == (0, f"{current}\n")
+    assert "warning: could not refresh the tokens of profile 'default'" in err
+    assert "using the current access token, valid for " in err
+    assert (oauthcli_home / "profiles" / "default.json").read_bytes() == before
+    for secret in quiet_op.secrets():
+        assert secret not in err
+
+
+def test_a_provider_outage_with_an_expired_token_is_an_error(
+    quiet_op: EvilProvider, oauthcli_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    expire_access_token(oauthcli_home)
+    quiet_op.stop()
+
+    status = main(["token"])
+
+    out, err = capsys.readouterr()
+    assert (status, out) == (1, "")
+    assert "using the current access token" not in err
+    assert "token endpoint" in err
+
+
+def test_a_refused_token_is_not_handed_out_again_during_an_outage(
+    quiet_op: EvilProvider, oauthcli_home: Path
+) -> None:
+    current = shorten_access_token(oauthcli_home, 600)
+    quiet_op.stop()
+
+    with pytest.raises(TransportError):
+        get_token_set("default", rejected=current)

@@ -145,7 +145,24 @@ def get_token_set(
 
         ca_file = entry["settings"].get("ca_file")
         with HTTP(timeout=REFRESH_TIMEOUT, ca_file=ca_file) as http:
-            fresh = _grant(profile, http, entry, tokens, refresh_token)
+            try:
+                fresh = _grant(profile, http, entry, tokens, refresh_token)
+            except (TransportError, EndpointError) as exc:
+                if rejected is not None or not _unavailable(exc):
+                    raise
+                if not fresh_access_token(entry, 0, now=time.time() + 1):
+                    raise
+                # min_ttl asked for a margin the provider cannot give now; the
+                # token itself still works, and the refresh token is kept.
+                from .oauth2 import notify_stderr
+
+                left = tokens.expires_in()
+                notify_stderr(
+                    f"oauthcli: warning: could not refresh the tokens of profile "
+                    f"{profile!r} ({exc.message}); using the current access token"
+                    + ("" if left is None else f", valid for {int(left)} s more")
+                )
+                return tokens
             if fresh.id_token != tokens.id_token:
                 # The provider has rotated the refresh token by now: store the
                 # new pair before the ID token check, or a crash or an error
@@ -161,6 +178,16 @@ def get_token_set(
                     fresh = replace(fresh, id_token=tokens.id_token)
             _save(profile, entry, fresh)
         return fresh
+
+
+# The provider is down or overloaded: worth waiting out, not a refusal.
+_UNAVAILABLE = frozenset(
+    ("connect_failed", "timeout", "deadline_exceeded", "http_error")
+) | {"server_error", "temporarily_unavailable"}
+
+
+def _unavailable(exc: TransportError | EndpointError) -> bool:
+    return exc.code in _UNAVAILABLE
 
 
 def _machine(profile: str, entry: Mapping[str, Any] | None) -> bool:
