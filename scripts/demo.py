@@ -10,7 +10,9 @@ OAUTHCLI_HOME, so your real logins are not touched.
 ``make provider-up`` (``demo.py --keep``) only starts the provider and keeps
 it running until Ctrl-C, to try oauthcli by hand: it prints the issuer, the
 client ID, an OAUTHCLI_HOME of its own and the BROWSER line of the headless
-scripted user, as shell lines to paste into another terminal.
+scripted user, as shell lines to paste into another terminal; then the
+confidential clients of the client credentials grant, with their secrets and
+an ``oauthcli token`` line that uses one.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from localprovider import (
     CHROMIUM_USER,
+    DEFAULT_CLIENTS,
     HTTP_USER,
     LocalProvider,
     browser_command,
@@ -37,6 +40,35 @@ from localprovider import (
 
 def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
+
+
+def machine_client_lines(oauthcli: str, issuer: str) -> list[str]:
+    """The confidential clients of the client credentials grant, and a try.
+
+    The README's "CI machines" section needs a client with a secret; the
+    example uses profile ``ci`` so that it leaves the login above alone.
+    """
+    machines = [
+        client
+        for client in DEFAULT_CLIENTS
+        if "client_credentials" in client.get("grant_types", ())
+    ]
+    lines = ["", "# Client credentials (README: CI machines), confidential clients:"]
+    width = max(len(client["client_id"]) for client in machines)
+    for client in machines:
+        lines.append(
+            f"#   {client['client_id']:<{width}}  secret "
+            f"{shlex.quote(client['client_secret'])}  "
+            f"({client['token_endpoint_auth_method']})"
+        )
+    first = machines[0]
+    lines += [
+        "OAUTHCLI_PROFILE=ci OAUTHCLI_GRANT_TYPE=client_credentials \\",
+        f"  OAUTHCLI_ISSUER={issuer} OAUTHCLI_CLIENT_ID={first['client_id']} \\",
+        f"  OAUTHCLI_CLIENT_SECRET={shlex.quote(first['client_secret'])} "
+        f"{oauthcli} token",
+    ]
+    return lines
 
 
 def keep_running() -> int:
@@ -59,6 +91,7 @@ def keep_running() -> int:
                 "export OAUTHCLI_TEST_LOGIN=demo",
                 f"{oauthcli} login --issuer {provider.issuer} --client-id cli-app",
                 f"{oauthcli} token",
+                *machine_client_lines(oauthcli, provider.issuer),
             ]
             print("\n".join(lines), flush=True)
             try:
