@@ -441,6 +441,30 @@ def test_token_format_header_prints_the_two_headers_of_one_request(
     answer = httpx.get(url, headers=headers, trust_env=False)
     assert answer.status_code == 200, answer.headers
 
+    # `--method get` is GET: the provider refuses a proof whose htm says "get".
+    lower = oauthcli(
+        "token", "--format", "header", "--url", url, "--method", "get", env=env
+    )
+    headers = dict(line.split(": ", 1) for line in lower.stdout.splitlines())
+    assert checked_proof(headers["DPoP"])[1]["htm"] == "GET"
+    assert httpx.get(url, headers=headers, trust_env=False).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--url", "https://x/"),
+        ("--format", "json", "--method", "POST"),
+        ("--dpop-nonce", "n"),
+    ],
+)
+def test_request_options_without_format_header_are_a_usage_error(
+    oauthcli_home: Path, args: tuple[str, ...]
+) -> None:
+    result = oauthcli("token", *args, env=cli_env(oauthcli_home, None))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert "only go with --format header" in result.stderr
+
 
 @pytest.mark.parametrize(
     ("args", "message"),
@@ -476,10 +500,11 @@ def test_programs_that_send_bearer_tokens_get_no_dpop_token(
     git = oauthcli(
         "git-credential", "--profile", "default", "get", env=env, input=request
     )
+    run = oauthcli("exec", "--", "sh", "-c", "echo $OAUTHCLI_ACCESS_TOKEN", env=env)
 
-    assert kubectl.returncode == 1
+    assert kubectl.returncode == run.returncode == 1
     assert git.returncode == 0  # git shows the message, then prompts
-    for result in (kubectl, git):
+    for result in (kubectl, git, run):
         assert "DPoP-bound" in result.stderr
         assert result.stdout == ""
         assert token not in result.stderr

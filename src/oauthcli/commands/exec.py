@@ -64,7 +64,7 @@ def exec_command(
     cannot be run).
     """
     from ..refresh import get_token_set
-    from ._common import profile_settings
+    from ._common import bearer_only, profile_settings
 
     name = profile_name(profile)
     settings = profile_settings(name)
@@ -74,6 +74,7 @@ def exec_command(
             f"--env-var {variable!r} is not a variable name", code="invalid_argument"
         )
     token_set = get_token_set(name, min_ttl=effective_min_ttl(min_ttl, settings))
+    bearer_only(token_set.token_type, name, "a program run by `oauthcli exec`")
     environment = dict(os.environ)
     environment[variable] = token_set.access_token
     sys.stdout.flush()

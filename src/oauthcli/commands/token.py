@@ -150,6 +150,9 @@ def token(
     from ._common import bearer_only, profile_settings
 
     _check_request(url, method, dpop_nonce)
+    if output_format != "header":
+        _refuse_request_options(url, dpop_nonce)
+    method = method.upper()  # `--method get` means GET; the proof must say so
     name = profile_name(profile)
     settings = profile_settings(name)
     ttl = effective_min_ttl(min_ttl, settings)
@@ -209,6 +212,21 @@ def _check_request(url: str | None, method: str, nonce: str | None) -> None:
         raise LocalError(
             "--dpop-nonce is not a DPoP nonce (visible ASCII without '\"' or '\\')",
             code="invalid_argument",
+        )
+
+
+def _refuse_request_options(url: str | None, nonce: str | None) -> None:
+    """--url, --method and --dpop-nonce describe the request of a header."""
+    from click.core import ParameterSource
+
+    given = [flag for flag, value in (("--url", url), ("--dpop-nonce", nonce)) if value]
+    source = click.get_current_context().get_parameter_source("method")
+    if source is ParameterSource.COMMANDLINE:
+        given.append("--method")
+    if given:
+        raise click.UsageError(
+            f"{' and '.join(given)} only go with --format header (the request a "
+            "header is for); the other formats print the token alone"
         )
 
 
