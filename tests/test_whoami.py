@@ -132,3 +132,24 @@ def test_whoami_without_an_id_token_labels_the_stored_account_as_account(
     result = oauthcli("whoami", env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["sub:     1234", "account: frank"]
+
+
+def test_whoami_userinfo_refused_after_a_login_without_openid_says_so(
+    provider: LocalProvider, oauthcli_home: Path, http_browser: str
+) -> None:
+    # The provider answers 403 (insufficient_scope): the bare status left the
+    # user guessing that the login's scope was the reason.
+    env = log_in(provider, oauthcli_home, http_browser, "--scope", "profile email")
+    result = oauthcli("whoami", "--userinfo", env=env)
+    assert result.returncode != 0
+    assert "HTTP 403" in result.stderr
+    assert "did not ask for the openid scope" in result.stderr
+    assert "--scope 'openid profile email'" in result.stderr
+
+
+def test_whoami_userinfo_with_openid_scope_gets_no_scope_hint(
+    env: dict[str, str],
+) -> None:
+    result = oauthcli("whoami", "--userinfo", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "openid scope" not in result.stderr

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import base64
 import json
+import shlex
 from typing import Any
 
 from .challenges import asks_for_dpop_nonce
 from .dpop import NONCES, nonce_of
 from .errors import LocalError, LoginRequired, TransportError, ValidationError
 from .refresh import DEFAULT_MIN_TTL, Credentials, get_credentials, stored_login
+from .tokens import normalize_scope
 from .transport import HTTP, Response
 from .urls import check_endpoint_url
 
@@ -65,6 +67,24 @@ def _get(http: HTTP, endpoint: str, credentials: Credentials) -> Response:
     return response
 
 
+def _openid_scope_hint(profile: str, entry: dict[str, Any], granted: str | None) -> str:
+    """Why an OpenID provider's UserInfo endpoint may have refused: the login
+    did not ask for ``openid`` (OIDC Core section 5.3). Empty when it did, or
+    when the endpoint is not an OpenID one (GitHub's ``/user``)."""
+    if not (entry.get("provider") or {}).get("userinfo_endpoint"):
+        return ""
+    settings = entry.get("settings") or {}
+    requested = settings.get("scope") or granted or ""
+    scopes = normalize_scope(requested, settings.get("scope_separator") or " ")
+    if "openid" in scopes.split():
+        return ""
+    wanted = shlex.quote(" ".join(["openid", *scopes.split()]))
+    return (
+        "; the login did not ask for the openid scope, which UserInfo needs: "
+        f"run `oauthcli login --profile {profile} --scope {wanted}`"
+    )
+
+
 def userinfo(profile: str, *, min_ttl: float = DEFAULT_MIN_TTL) -> dict[str, Any]:
     """The UserInfo endpoint's claims for the profile's user.
 
@@ -94,10 +114,10 @@ def userinfo(profile: str, *, min_ttl: float = DEFAULT_MIN_TTL) -> dict[str, Any
             f"again: {login_hint(profile)}"
         )
     if response.status_code != 200:
-        raise TransportError(
-            f"the userinfo endpoint answered HTTP {response.status_code}",
-            code="http_error",
-        )
+        message = f"the userinfo endpoint answered HTTP {response.status_code}"
+        if response.status_code == 403:
+            message += _openid_scope_hint(profile, entry, tokens.scope)
+        raise TransportError(message, code="http_error")
     if response.content_type == "application/jwt":
         raise LocalError(
             "the provider signs its UserInfo answers (application/jwt), which "
