@@ -543,7 +543,8 @@ def test_config_get_of_an_unset_key_says_so_and_exits_1(oauthcli_home: Path) -> 
     )
     assert result.returncode == 1
     assert result.stdout == ""
-    assert "scope is not set in profile dev" in result.stderr
+    # Prefixed like every other message oauthcli writes to stderr.
+    assert result.stderr == "oauthcli: scope is not set in profile dev\n"
 
 
 def test_config_get_of_a_mistyped_key_suggests_the_key(oauthcli_home: Path) -> None:

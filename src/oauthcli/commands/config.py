@@ -124,7 +124,7 @@ def config_get(profile: str | None, key: str) -> int:
         )
     resolved = resolve_login_options(name, {})
     if key not in resolved:
-        say(f"{key} is not set in profile {name}")
+        say(f"oauthcli: {key} is not set in profile {name}")
         return 1  # like `git config`: unset is 1, not an error message's 2
     click.echo(resolved.shown(key))
     return EXIT_OK
