@@ -367,6 +367,24 @@ def test_concurrent_config_edits_all_land(oauthcli_home: Path) -> None:
     assert result.stdout.split() == [f"p{i}" for i in range(8)]
 
 
+def test_profiles_add_with_a_mistyped_preset_suggests_the_preset(
+    oauthcli_home: Path,
+) -> None:
+    result = oauthcli(
+        "profiles",
+        "add",
+        "x",
+        "--preset",
+        "oktaa",
+        "--set",
+        "client_id=1",
+        env=home_env(oauthcli_home),
+    )
+    assert result.returncode == 2
+    assert "did you mean okta?" in result.stderr
+    assert not (oauthcli_home / "config.toml").exists()
+
+
 def test_profiles_add_with_one_bad_value_changes_nothing(oauthcli_home: Path) -> None:
     env = home_env(oauthcli_home)
     bad = oauthcli(

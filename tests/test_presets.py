@@ -274,6 +274,15 @@ def test_an_unknown_preset_lists_the_known_ones() -> None:
     )
 
 
+def test_a_mistyped_preset_gets_a_did_you_mean() -> None:
+    message = refusal(preset="oktaa", domain="x")
+
+    assert message == (
+        'unknown preset "oktaa" (did you mean okta?); known presets: auth0, '
+        "entra, github, google, keycloak, okta"
+    )
+
+
 def test_list_presets_gives_every_preset_by_name_with_its_help() -> None:
     listed = list_presets()
 

@@ -13,6 +13,7 @@ scopes).
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,7 +22,14 @@ from urllib.parse import quote, urlsplit
 
 from .errors import ConfigError
 
-__all__ = ["PRESETS", "Preset", "expand_preset", "get_preset", "list_presets"]
+__all__ = [
+    "PRESETS",
+    "Preset",
+    "closest_preset",
+    "expand_preset",
+    "get_preset",
+    "list_presets",
+]
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*")
@@ -262,13 +270,21 @@ PRESETS: dict[str, Preset] = {
 _ALIASES = {alias: preset for preset in PRESETS.values() for alias in preset.aliases}
 
 
+def closest_preset(name: str) -> str | None:
+    """The preset (or alias) a mistyped ``name`` most likely meant, if any."""
+    close = difflib.get_close_matches(name, [*PRESETS, *_ALIASES], n=1)
+    return close[0] if close else None
+
+
 def get_preset(name: str) -> Preset:
     """The preset called ``name`` (or one of its aliases)."""
     preset = PRESETS.get(name) or _ALIASES.get(name)
     if preset is None:
         known = ", ".join(sorted(PRESETS))
+        close = closest_preset(name)
+        meant = f" (did you mean {close}?)" if close else ""
         raise ConfigError(
-            f'unknown preset "{name}"; known presets: {known}', key="preset"
+            f'unknown preset "{name}"{meant}; known presets: {known}', key="preset"
         )
     return preset
 

@@ -83,7 +83,10 @@ def profiles_add(
 ) -> int:
     """Add a profile NAME to the config file."""
     from ..config import load_config, set_values
+    from ..presets import get_preset
 
+    if preset is not None:
+        get_preset(preset)  # a mistyped one gets a did-you-mean
     if name in load_config().profiles:
         raise LocalError(
             f"profile {name!r} is already in the config file; change it with "
