@@ -107,6 +107,63 @@ def test_status_reports_a_login_in_text_and_json(
         assert secret not in text.stdout + json.dumps(report)
 
 
+def test_status_says_a_login_is_dpop_bound_in_text_and_json(
+    provider: LocalProvider, oauthcli_home: Path, http_browser: str
+) -> None:
+    env = cli_env(oauthcli_home, http_browser)
+    result = oauthcli(*login_args(provider, "cli-app", "--dpop"), env=env)
+    assert result.returncode == 0, result.stderr
+    entry = stored(oauthcli_home)
+    assert entry is not None
+    jkt = entry["dpop"]["jkt"]
+
+    text = oauthcli("status", env=env)
+    report = json.loads(oauthcli("status", "--format", "json", env=env).stdout)
+
+    assert f"Bound:     DPoP key {jkt}" in text.stdout
+    assert report["token_type"] == "DPoP"
+    assert report["dpop_jkt"] == jkt
+
+
+def test_status_of_a_bearer_login_says_bearer_and_no_key(
+    provider: LocalProvider, oauthcli_home: Path, http_browser: str
+) -> None:
+    env = cli_env(oauthcli_home, http_browser)
+    log_in(provider, env)
+
+    text = oauthcli("status", env=env)
+    report = json.loads(oauthcli("status", "--format", "json", env=env).stdout)
+
+    assert "Bound:" not in text.stdout
+    assert report["token_type"] == "Bearer"
+    assert report["dpop_jkt"] is None
+
+
+def test_status_of_an_expired_access_token_gives_the_past_expiry(
+    oauthcli_home: Path,
+) -> None:
+    # expires_at was null for an expired token: the time it ran out was lost.
+    env = cli_env(oauthcli_home, None)
+    write_entry(
+        "default",
+        {
+            "settings": {"issuer": "https://idp.test", "client_id": "x"},
+            "tokens": {
+                "access_token": "at",
+                "refresh_token": "rt",
+                "expires_at": 1700000000,
+            },
+        },
+    )
+
+    text = oauthcli("status", env=env)
+    report = json.loads(oauthcli("status", "--format", "json", env=env).stdout)
+
+    assert report["access_token_valid"] is False
+    assert report["expires_at"] == "2023-11-14T22:13:20Z"
+    assert "Access:    expired at 2023-11-14T22:13:20Z" in text.stdout
+
+
 def test_status_without_a_login_exits_3(oauthcli_home: Path) -> None:
     result = oauthcli("status", env=cli_env(oauthcli_home, None))
     assert result.returncode == 3

@@ -61,6 +61,7 @@ def status(profile: str | None, output_format: str) -> int:
         tokens = entry.get("tokens") or {}
         account = entry.get("account") or {}
         expires_at, access_valid, can_refresh = _token_state(tokens)
+        dpop = entry.get("dpop")
         report["store"] = tokens.get("refresh_token_store") or "file"
         report.update(
             issuer=(entry.get("provider") or {}).get("issuer")
@@ -68,8 +69,12 @@ def status(profile: str | None, output_format: str) -> int:
             client_id=settings.get("client_id"),
             account=account.get("name"),
             sub=account.get("sub"),
-            expires_at=rfc3339(expires_at) if access_valid else None,
+            # A past time for an expired token: when it ran out is news too.
+            expires_at=rfc3339(expires_at),
             access_token_valid=access_valid,
+            token_type=tokens.get("token_type"),
+            # The thumbprint of the key the tokens are bound to (RFC 9449).
+            dpop_jkt=dpop.get("jkt") if isinstance(dpop, dict) else None,
             scope=tokens.get("scope") or settings.get("scope"),
             refresh_available=can_refresh,
             logged_in=access_valid or can_refresh,
@@ -149,8 +154,12 @@ def _status_text(report: dict[str, Any]) -> str:
     ]
     if report["access_token_valid"]:
         lines.append(f"Access:    valid until {report['expires_at'] or 'unknown'}")
+    elif report["expires_at"]:
+        lines.append(f"Access:    expired at {report['expires_at']}")
     else:
         lines.append("Access:    expired or missing")
+    if report["dpop_jkt"]:
+        lines.append(f"Bound:     DPoP key {report['dpop_jkt']} (RFC 9449)")
     lines.append(f"Scopes:    {report['scope'] or '(none recorded)'}")
     refresh = (
         "available" if report["refresh_available"] else "unavailable (log in again)"
