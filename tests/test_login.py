@@ -19,7 +19,7 @@ import pytest
 
 from clirun import cli_env, login_args, oauthcli, stored
 from localprovider import HTTP_USER, LocalProvider
-from oauthcli import PKCE, CSRFState, OAuth2, OAuth2Constants
+from oauthcli import PKCE, CSRFState, OAuth2, OAuth2Constants, set_commands
 from oauthcli.pkce import code_challenge
 from oauthcli.session import Account
 
@@ -90,7 +90,26 @@ def test_the_seed_api_logs_in_as_documented(provider: LocalProvider) -> None:
     assert flow.id_token_claims is not None
     assert flow.id_token_claims["sub"] == "alice"
     assert any("open this URL" in line for line in notices)
+    assert not any("oauthcli login" in line for line in notices)  # not our CLI
     assert pkce._verifier is None  # wiped on exit
+
+
+def test_an_embedding_program_names_its_own_device_login(
+    provider: LocalProvider,
+) -> None:
+    constants = OAuth2Constants(client_id="cli-app", authz_server_host=provider.issuer)
+    notices: list[str] = []
+    set_commands(login="latch login", device="latch login --code")
+    try:
+        with PKCE() as pkce, CSRFState() as csrf_state:
+            flow = OAuth2(
+                pkce, csrf_state, constants, opener=run_http_user, notify=notices.append
+            )
+            flow.access_token_request(flow.authorization_request())
+    finally:
+        set_commands(login=None)
+    assert any("or log in with `latch login --code`" in line for line in notices)
+    assert not any("oauthcli login" in line for line in notices)
 
 
 def test_the_seed_connection_parameter_is_sent(provider: LocalProvider) -> None:

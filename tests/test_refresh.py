@@ -24,7 +24,7 @@ import oauthcli.refresh as refresh_module
 from clirun import cli_env, login_args, oauthcli, stored
 from evilprovider import Canned, EvilProvider, Logged, ScriptedUser
 from localprovider import LocalProvider, ProviderFactory
-from oauthcli import OAuth2Constants
+from oauthcli import OAuth2Constants, set_commands
 from oauthcli.cli import main
 from oauthcli.errors import LoginRequired, TransportError
 from oauthcli.refresh import get_token, get_token_set
@@ -479,9 +479,20 @@ def test_an_expired_login_without_a_refresh_token_names_the_profile_to_log_in(
     with pytest.raises(LoginRequired) as caught:
         get_token("work")
     assert caught.value.message.endswith(
-        "log in again: run `oauthcli login --profile work`"
+        "log in again: call oauthcli.login() for profile 'work'"
     )
     assert "at-old" not in caught.value.message
+
+    # The oauthcli command names its own; a program that embeds the library
+    # names its own, so that its users are not sent to another tool's flags.
+    assert main(["token", "--profile", "work"]) == 3
+    set_commands(login="latch login", device="latch login --code")
+    try:
+        with pytest.raises(LoginRequired) as embedded:
+            get_token("work")
+    finally:
+        set_commands(login=None)
+    assert embedded.value.message.endswith("log in again: run `latch login`")
 
 
 def shorten_access_token(home: Path, left: float) -> str:

@@ -11,6 +11,7 @@ TYPE_CHECKING = False  # importing typing would cost `oauthcli token` millisecon
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from ._hints import set_commands
     from .auth import BearerAuth, RequestsBearerAuth
     from .constants import OAuth2Constants
     from .errors import (
@@ -63,6 +64,7 @@ __all__ = [
     "get_token_set",
     "login",
     "logout",
+    "set_commands",
 ]
 
 _WHERE = {
@@ -79,6 +81,7 @@ _WHERE = {
     "TokenExchange": "exchange",
     "ExchangedToken": "exchange",
     "exchange_token": "exchange",
+    "set_commands": "_hints",
     "BearerAuth": "auth",
     "RequestsBearerAuth": "auth",
     "AuthorizationError": "errors",

@@ -1059,9 +1059,14 @@ def login_hint(profile: str) -> str:
     ``--profile NAME`` alone when the file, an ``OAUTHCLI_*`` variable or a
     stored login says which issuer; else the flags a first login needs, and
     a did-you-mean when no profile of that name is stored or configured.
-    Never raises: it is part of an error message already.
+    Never raises: it is part of an error message already. In a program that
+    embeds the library, that program's own words (``_hints``).
     """
+    from ._hints import OAUTHCLI_LOGIN, login_again, login_command
     from .store import StoreDamaged, list_profiles, read_entry
+
+    if login_command() != OAUTHCLI_LOGIN:
+        return login_again(profile)
 
     try:
         config = load_config(warn=lambda message: None)

@@ -236,7 +236,8 @@ class OAuth2:
                         f"that client {c.client_id!r} exists at "
                         f"{metadata.issuer} and allows the redirect URI "
                         f"{registered}; if the browser is on another machine, "
-                        "paste the address it ended on, or use --device",
+                        "paste the address it ended on"
+                        + _or_device(metadata, "use `{}`"),
                         code="timeout",
                     ) from None
                 raise
@@ -302,8 +303,8 @@ class OAuth2:
         ways = ["Ctrl-C to cancel"]
         if pasting:
             ways.append("paste the address here")
-        if metadata.device_authorization_endpoint:
-            ways.append("`oauthcli login --device` instead")
+        if device := _or_device(metadata, "`{}` instead"):
+            ways.append(device.removeprefix(", or "))
         message = f"Waiting for the browser to return to {redirect_uri}"
         notify = self._notify
         with waiting(
@@ -326,8 +327,8 @@ class OAuth2:
         if self._opener is not None or not is_wsl():
             return None
         ways = ["paste here the address the browser ended on"] if pasting else []
-        if metadata.device_authorization_endpoint:
-            ways.append("log in with `oauthcli login --device` instead")
+        if device := _or_device(metadata, "log in with `{}` instead"):
+            ways.append(device.removeprefix(", or "))
         message = (
             "Still waiting. Under WSL the browser's redirect to "
             f"{redirect_uri} may not reach oauthcli"
@@ -358,18 +359,16 @@ class OAuth2:
                 f"Not opening a browser: {reason}. Open the URL above in a browser "
                 "on any machine."
             )
-            if metadata.device_authorization_endpoint:
-                self._notify("Or log in with a code instead: oauthcli login --device")
+            if device := _or_device(metadata, "{}"):
+                self._notify(
+                    f"Or log in with a code instead: {device.removeprefix(', or ')}"
+                )
         else:
             # Said now, before the wait starts: a launcher may block until the
             # browser closes, and "opened" from it proves nothing (a dead X
             # server, a browser that crashes at once). A failure it reports
             # follows, above the status line.
-            device = (
-                ", or log in with `oauthcli login --device`"
-                if metadata.device_authorization_endpoint
-                else ""
-            )
+            device = _or_device(metadata, "log in with `{}`")
             self._notify(
                 "Asked the browser to open the login page; if nothing appeared, "
                 f"open the URL above yourself{device}."
@@ -461,6 +460,17 @@ class OAuth2:
     def close(self) -> None:
         """Close the back-channel connections (reopened if used again)."""
         self._http.close()
+
+
+def _or_device(metadata: ProviderMetadata, form: str) -> str:
+    """ ", or " and ``form`` around the running program's device login command,
+    when the provider offers the device flow and the program has one."""
+    from ._hints import device_command
+
+    command = device_command()
+    if command is None or not metadata.device_authorization_endpoint:
+        return ""
+    return ", or " + form.format(command)
 
 
 def _warm_up(modules: tuple[str, ...]) -> None:

@@ -314,7 +314,7 @@ def _device_login(
             )
             raise ValidationError(
                 f"{metadata.issuer} does not offer the device flow ({where}); "
-                "log in without --device",
+                "log in with the browser instead",
                 code="unsupported",
             )
         dpop_key = None

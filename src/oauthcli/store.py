@@ -458,9 +458,11 @@ def read_entry(profile: str) -> dict[str, Any] | None:
         if not isinstance(document.get("settings"), dict):
             raise ValueError("no settings")
     except (ValueError, RecursionError) as exc:
+        from ._hints import login_again
+
         raise StoreDamaged(
             f"the stored login of profile {profile!r} is damaged ({path}); "
-            f"run `oauthcli login --profile {profile}` to replace it",
+            f"{login_again(profile)} to replace it",
         ) from exc
     return document
 

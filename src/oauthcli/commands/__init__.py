@@ -152,6 +152,13 @@ def run(
     prog_name: str = "oauthcli",
 ) -> int:
     """Parse ``arguments`` and run the command; return the exit code."""
+    from .._hints import OAUTHCLI_LOGIN, commands
+
+    with commands(login=OAUTHCLI_LOGIN, device=f"{OAUTHCLI_LOGIN} --device"):
+        return _run(arguments, command, prog_name)
+
+
+def _run(arguments: Sequence[str], command: click.Command, prog_name: str) -> int:
     from ..errors import sanitize
 
     try:
