@@ -299,8 +299,10 @@ def test_invalid_client_says_which_settings_to_check() -> None:
 
     assert caught.value.message == (
         "the token endpoint (HTTP 401) answered invalid_client: bad secret; "
-        "check --client-secret / OAUTHCLI_CLIENT_SECRET and "
-        "--token-endpoint-auth-method (the method the client is registered with)"
+        "check --client-id, the client's credentials (--client-secret / "
+        "OAUTHCLI_CLIENT_SECRET, or client_assertion_key and client_assertion_kid "
+        "for private_key_jwt) and --token-endpoint-auth-method (the method the "
+        "client is registered with)"
     )
     assert caught.value.error_description == "bad secret"  # the RFC field as sent
 

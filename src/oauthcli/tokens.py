@@ -143,11 +143,14 @@ def _expires_in(value: Any) -> float | None:
     return float(min(value, MAX_EXPIRES_IN))
 
 
-# The client failed to authenticate (RFC 6749 section 5.2): a missing or
-# wrong secret, or another method than the client was registered with.
+# The client failed to authenticate (RFC 6749 section 5.2): an unknown client
+# ID, a missing or wrong secret or key, or another method than the client was
+# registered with.
 _INVALID_CLIENT_HINT = (
-    "check --client-secret / OAUTHCLI_CLIENT_SECRET and "
-    "--token-endpoint-auth-method (the method the client is registered with)"
+    "check --client-id, the client's credentials (--client-secret / "
+    "OAUTHCLI_CLIENT_SECRET, or client_assertion_key and client_assertion_kid "
+    "for private_key_jwt) and --token-endpoint-auth-method (the method the "
+    "client is registered with)"
 )
 
 
