@@ -76,6 +76,28 @@ def test_login_without_issuer_is_a_one_line_error(oauthcli_home: Path) -> None:
     assert "--issuer and --client-id are required" in result.stderr
 
 
+def test_login_names_what_is_missing_and_a_mistyped_default_profile(
+    oauthcli_home: Path,
+) -> None:
+    (oauthcli_home / "config.toml").write_text(
+        'default_profile = "wrok"\n[profiles.work]\nissuer = "https://idp.test"\n'
+        '[profiles.half]\nissuer = "https://idp.test"\n'
+    )
+
+    typo = run("login", home=oauthcli_home)
+    half = run("login", "--profile", "half", home=oauthcli_home)
+
+    assert (typo.returncode, half.returncode) == (2, 2)
+    assert typo.stderr == (
+        "oauthcli: --issuer and --client-id are required for profile 'wrok': no "
+        "profile 'wrok' is configured or stored; did you mean 'work'?\n"
+    )
+    assert half.stderr == (
+        "oauthcli: --client-id is required for profile 'half' (as flags, "
+        "OAUTHCLI_* variables or in its config.toml table)\n"
+    )
+
+
 @pytest.mark.parametrize("port", ["0", "70000", "9-1", "abc"])
 def test_a_bad_port_is_refused_before_anything_happens(
     port: str, oauthcli_home: Path

@@ -1085,10 +1085,27 @@ def login_hint(profile: str) -> str:
         return f"run `oauthcli login --profile {profile}`"
 
     hint = f"run `oauthcli login --issuer URL --client-id ID --profile {profile}`"
+    close = _closest(profile, known)
+    return f"did you mean {close!r}? Else {hint}" if close else hint
+
+
+def closest_profile(profile: str) -> str | None:
+    """A configured or stored profile whose name ``profile`` may be a typo
+    of; None when ``profile`` is one of them, or none is close."""
+    from .store import list_profiles
+
+    try:
+        known = set(list_profiles()) | set(load_config(warn=lambda m: None).profiles)
+    except LocalError:
+        return None
+    return _closest(profile, known)
+
+
+def _closest(profile: str, known: set[str]) -> str | None:
+    if profile in known:
+        return None
     close = difflib.get_close_matches(profile, sorted(known), n=1)
-    if profile not in known and close:
-        hint = f"did you mean {close[0]!r}? Else {hint}"
-    return hint
+    return close[0] if close else None
 
 
 # Editing the file.

@@ -95,6 +95,26 @@ def _check_local_files(values: Mapping[str, Any]) -> None:
         raise LocalError(f"--ca-file {ca_file}: {problem}", code="invalid_argument")
 
 
+def _missing(profile: str, issuer: object, client_id: object) -> str:
+    """Which of --issuer and --client-id the login lacks, and a did-you-mean
+    when the profile is neither configured nor stored (a typo, say in
+    default_profile)."""
+    from ..config import closest_profile
+
+    missing = [
+        f for f, v in (("--issuer", issuer), ("--client-id", client_id)) if not v
+    ]
+    verb = "is" if len(missing) == 1 else "are"
+    message = f"{' and '.join(missing)} {verb} required for profile {profile!r}"
+    close = closest_profile(profile)
+    if close:
+        return (
+            f"{message}: no profile {profile!r} is configured or stored; "
+            f"did you mean {close!r}?"
+        )
+    return f"{message} (as flags, OAUTHCLI_* variables or in its config.toml table)"
+
+
 def login_plan(profile: str, flags: Mapping[str, Any]) -> LoginPlan:
     """Merge every source of settings into the constants of one login."""
     from ..config import resolve_login_options
@@ -119,10 +139,7 @@ def login_plan(profile: str, flags: Mapping[str, Any]) -> LoginPlan:
     issuer = values.get("issuer") or stored.get("issuer")
     client_id = values.get("client_id") or stored.get("client_id")
     if not issuer or not client_id:
-        raise LocalError(
-            "--issuer and --client-id are required (or a profile that has them)",
-            code="invalid_argument",
-        )
+        raise LocalError(_missing(profile, issuer, client_id), code="invalid_argument")
     params: dict[str, str] = dict(stored.get("params") or {})
     params.update(values.get("param") or {})
     if values.get("organization"):
