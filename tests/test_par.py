@@ -202,3 +202,15 @@ def test_a_par_profile_in_the_config_file_pushes(
 
     assert result.returncode == 0, result.stderr
     assert set(url_params(login_url(result.stderr))) == {"client_id", "request_uri"}
+
+
+def test_par_with_a_device_login_says_it_does_not_apply(
+    provider: LocalProvider, oauthcli_home: Path, http_browser: str
+) -> None:
+    env = cli_env(oauthcli_home, http_browser)
+    args = login_args(provider, "cli-app", "--device", "--par")
+
+    result = oauthcli(*args, env=env, timeout=90)
+
+    assert result.returncode == 0, result.stderr
+    assert "par has no effect on a device login" in result.stderr

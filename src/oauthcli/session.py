@@ -323,6 +323,12 @@ def _device_login(
 
             check_support(metadata)
             dpop_key = DPoPKey.generate()
+        if c.par:
+            notify(
+                "Note: par has no effect on a device login: it has no "
+                "authorization request for the browser to carry (RFC 8628 sends "
+                "its request to the provider directly)."
+            )
         body, headers = client_auth(c.client_id, c.client_secret, c.auth_method)
         form = {"scope": c.scope, **body}
         if c.audience:
