@@ -67,7 +67,7 @@ def test_st_25_two_profiles_keep_their_own_accounts_and_logout_removes_one(
     assert home["account"]["sub"] == "bob"
 
     listing = oauthcli("profiles", env={**env, "OAUTHCLI_PROFILE": "work"})
-    assert listing.stdout == "  home\n* work\n"
+    assert listing.stdout == "  home  logged in\n* work  logged in\n"
 
     assert oauthcli("logout", "--profile", "work", env=env).returncode == 0
     assert stored(oauthcli_home, "work") is None
@@ -162,6 +162,24 @@ def test_status_of_an_expired_access_token_gives_the_past_expiry(
     assert report["access_token_valid"] is False
     assert report["expires_at"] == "2023-11-14T22:13:20Z"
     assert "Access:    expired at 2023-11-14T22:13:20Z" in text.stdout
+
+
+def test_profiles_marks_the_profiles_that_hold_a_stored_login(
+    provider: LocalProvider, oauthcli_home: Path, http_browser: str
+) -> None:
+    env = cli_env(oauthcli_home, http_browser)
+    log_in(provider, env, "work")
+    added = oauthcli(
+        "profiles", "add", "corp", "--set", "issuer=https://idp.test", env=env
+    )
+    assert added.returncode == 0, added.stderr
+    # What a refused refresh token leaves behind.
+    refused = {"settings": {"issuer": "https://idp.test", "client_id": "x"}}
+    write_entry("old", {**refused, "tokens": {}})
+
+    listing = oauthcli("profiles", env={**env, "OAUTHCLI_PROFILE": "work"})
+
+    assert listing.stdout == "  corp\n  old   login expired\n* work  logged in\n"
 
 
 def test_status_without_a_login_exits_3(oauthcli_home: Path) -> None:

@@ -18,7 +18,8 @@ __all__ = ["COMMANDS"]
 def profiles(ctx: click.Context) -> int:
     """List the profiles (stored logins and config.toml tables).
 
-    The default one is marked with '*'.
+    The default one is marked with '*'; a profile with a stored login says
+    whether it is logged in.
     """
     if ctx.invoked_subcommand is None:
         return _list()
@@ -34,10 +35,28 @@ def _names() -> tuple[list[str], str]:
     return names, resolve_profile_name(None, config=config)
 
 
+def _login_state(name: str) -> str:
+    """What the store holds for ``name``: nothing, a login, or its remains."""
+    from ..store import StoreDamaged, read_entry
+    from .status import usable_login
+
+    try:
+        entry = read_entry(name)
+    except StoreDamaged:
+        return "stored login damaged"
+    if entry is None:
+        return ""
+    return "logged in" if usable_login(entry) else "login expired"
+
+
 def _list() -> int:
     names, default = _names()
+    width = max((len(name) for name in names), default=0)
     for name in names:
-        click.echo(f"{'*' if name == default else ' '} {name}")
+        line = (
+            f"{'*' if name == default else ' '} {name:<{width}}  {_login_state(name)}"
+        )
+        click.echo(line.rstrip())
     if not names:
         say(
             "No profiles yet: log in with `oauthcli login`, or add one with "
@@ -51,11 +70,15 @@ def _list() -> int:
     epilog="""\b
 Examples:
   oauthcli profiles list
-  oauthcli profiles list | sed -n 's/^\\* //p'   # the default profile's name
+  oauthcli profiles list | awk '$1 == "*" {print $2}'   # the default profile
 """,
 )
 def profiles_list() -> int:
-    """List the profiles; the default one is marked with '*'."""
+    """List the profiles; the default one is marked with '*'.
+
+    A profile with a stored login says so: logged in, login expired (log in
+    again) or stored login damaged.
+    """
     return _list()
 
 
@@ -116,7 +139,7 @@ def profiles_add(
     epilog="""\b
 Examples:
   oauthcli profiles show work
-  oauthcli profiles show "$(oauthcli profiles list | sed -n 's/^\\* //p')"
+  oauthcli profiles show "$(oauthcli profiles list | awk '$1 == "*" {print $2}')"
 """,
 )
 @click.argument("name", shell_complete=complete_profiles)

@@ -18,7 +18,7 @@ from ._common import (
     rfc3339,
 )
 
-__all__ = ["COMMANDS"]
+__all__ = ["COMMANDS", "usable_login"]
 
 _FORMAT = click.option(
     "--format",
@@ -121,7 +121,7 @@ def _token_state(tokens: dict[str, Any]) -> tuple[float | None, bool, bool]:
     return expires_at, access_valid, can_refresh
 
 
-def _logged_in(entry: dict[str, Any]) -> bool:
+def usable_login(entry: dict[str, Any]) -> bool:
     """What ``status`` exits 0 for: a valid access token, a way to refresh
     it, or a client credentials profile (a new grant)."""
     _, access_valid, can_refresh = _token_state(entry.get("tokens") or {})
@@ -223,7 +223,7 @@ def whoami(profile: str | None, userinfo: bool, output_format: str) -> int:
 
     name = profile_name(profile)
     entry = stored_login(name)
-    if not _logged_in(entry):
+    if not usable_login(entry):
         from ..config import login_hint
         from ..errors import LoginRequired
 
