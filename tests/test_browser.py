@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -43,6 +45,51 @@ def test_c11_the_launcher_gets_the_url_unchanged() -> None:
 
     open_browser(url, opener=opener).wait(5)
     assert seen == [url]
+
+
+def test_a_browser_command_that_exits_non_zero_is_reported_by_its_status(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # It may have shown the page anyway: "Could not open a browser" said more
+    # than anyone knew.
+    monkeypatch.setenv("BROWSER", "sh -c 'exit 3' %s")
+    said: list[str] = []
+
+    launch = open_browser("http://127.0.0.1:1/", on_failure=said.append)
+
+    assert launch.wait(timeout=10) is False
+    assert said == [
+        "The browser command exited with status 3; if no login page appeared, "
+        "open the URL above yourself."
+    ]
+    assert launch.failure == said[0]
+
+
+def test_a_browser_command_that_exits_0_gets_the_url_and_no_failure(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    seen = tmp_path / "url"
+    script = f'echo "$1" > {shlex.quote(str(seen))}'
+    monkeypatch.setenv("BROWSER", f"sh -c {shlex.quote(script)} sh %s")
+    said: list[str] = []
+    url = "http://127.0.0.1:1/authorize?a=1&b=%25"
+
+    launch = open_browser(url, on_failure=said.append)
+
+    assert launch.wait(timeout=10) is True
+    assert launch.failure is None
+    assert said == []
+    assert seen.read_text() == url + "\n"
+
+
+def test_a_callers_opener_that_fails_says_only_not_opened() -> None:
+    said: list[str] = []
+
+    open_browser(
+        "http://127.0.0.1:1/", opener=lambda _: False, on_failure=said.append
+    ).wait(5)
+
+    assert said == ["Could not open a browser; open the URL above yourself."]
 
 
 @pytest.mark.parametrize(
