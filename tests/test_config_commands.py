@@ -385,6 +385,24 @@ def test_profiles_add_with_a_mistyped_preset_suggests_the_preset(
     assert not (oauthcli_home / "config.toml").exists()
 
 
+def test_a_google_profile_without_its_secret_cannot_log_in_and_says_why(
+    oauthcli_home: Path,
+) -> None:
+    env = home_env(oauthcli_home)
+    added = oauthcli(
+        "profiles", "add", "g", "--preset", "google", "--set", "client_id=1", env=env
+    )
+    assert added.returncode == 0, added.stderr
+
+    login = oauthcli("login", "--profile", "g", "--no-browser", env=env, timeout=30)
+
+    assert login.returncode == 2
+    assert "needs the client secret" in login.stderr
+    assert "--client-secret" in login.stderr
+    assert "OAUTHCLI_CLIENT_SECRET" in login.stderr
+    assert "open this URL" not in login.stderr  # refused before any request
+
+
 def test_profiles_add_with_one_bad_value_changes_nothing(oauthcli_home: Path) -> None:
     env = home_env(oauthcli_home)
     bad = oauthcli(

@@ -120,7 +120,7 @@ def test_entra_refuses_a_domain_and_says_where_the_tenant_id_is() -> None:
 
 
 def test_google_asks_for_a_refresh_token_and_accepts_its_bare_issuer() -> None:
-    values = expand(preset="google", client_id="c.apps.googleusercontent.com")
+    values = expand(preset="google")
 
     assert values["issuer"] == "https://accounts.google.com"
     assert values["param"] == {"access_type": "offline", "prompt": "consent"}
@@ -132,6 +132,36 @@ def test_google_sends_its_desktop_client_secret_in_the_body() -> None:
     values = expand(preset="google", client_secret="GOCSPX-x")
 
     assert values["token_endpoint_auth_method"] == "client_secret_post"
+
+
+def test_a_google_browser_login_without_the_client_secret_is_refused() -> None:
+    # Google's token endpoint refuses the code without it, after the browser.
+    with pytest.raises(ConfigError) as caught:
+        expand(preset="google", client_id="c.apps.googleusercontent.com")
+
+    assert caught.value.key == "client_secret"
+    assert caught.value.message == (
+        'preset "google": a browser login needs the client secret (Google\'s '
+        "token endpoint wants it even with PKCE): give --client-secret, set "
+        "OAUTHCLI_CLIENT_SECRET, or client_secret in the profile"
+    )
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"client_secret": "GOCSPX-x"},
+        {"device": True},
+        {"grant_type": "client_credentials"},
+        {},  # no client_id: `login --profile` reuses the stored login's secret
+    ],
+)
+def test_google_needs_no_secret_where_no_browser_login_is_described(
+    values: dict[str, Any],
+) -> None:
+    client = {"client_id": "c"} if values else {}
+
+    assert expand(preset="google", **client, **values)["issuer"]
 
 
 def test_google_parameters_merge_under_the_profile_s_own() -> None:

@@ -46,6 +46,8 @@ class Preset:
     ``optional`` maps the other parameters to their defaults. ``build`` turns
     the parameters into the issuer and endpoints. ``confidential_auth_method``
     is the ``token_endpoint_auth_method`` used when a client secret is set.
+    ``browser_login_requirement`` says why a browser login needs the client
+    secret, when the provider's token endpoint refuses the code without it.
     """
 
     name: str
@@ -57,6 +59,7 @@ class Preset:
     aliases: tuple[str, ...] = ()
     defaults: Mapping[str, Any] = field(default_factory=dict)
     confidential_auth_method: str | None = None
+    browser_login_requirement: str | None = None
 
 
 def _refuse(preset: str, message: str, key: str) -> ConfigError:
@@ -229,6 +232,7 @@ PRESETS: dict[str, Preset] = {
                 "id_token_issuers": ("accounts.google.com",),
             },
             confidential_auth_method="client_secret_post",
+            browser_login_requirement="Google's token endpoint wants it even with PKCE",
         ),
         Preset(
             name="keycloak",
@@ -294,12 +298,27 @@ def list_presets() -> list[Preset]:
     return [PRESETS[name] for name in sorted(PRESETS)]
 
 
+def _browser_login_without_secret(values: Mapping[str, Any]) -> bool:
+    """Whether ``values`` describe a browser login of a client with no secret.
+
+    Without a client_id they describe no login of their own: ``oauthcli
+    login --profile`` then logs in as last time, with the stored secret.
+    """
+    return bool(
+        values.get("client_id")
+        and not values.get("client_secret")
+        and not values.get("device")
+        and values.get("grant_type") != "client_credentials"
+    )
+
+
 def expand_preset(values: Mapping[str, Any]) -> dict[str, Any]:
     """``values`` over the defaults of the preset they name.
 
     Without ``preset`` the values come back unchanged. A missing parameter is
     an error unless ``issuer`` is set explicitly; then nothing is computed
-    from the parameters. ``param`` tables merge entry by entry.
+    from the parameters. So is a browser login without the client secret
+    the preset's provider requires. ``param`` tables merge entry by entry.
     """
     name = values.get("preset")
     if not name:
@@ -317,6 +336,16 @@ def expand_preset(values: Mapping[str, Any]) -> dict[str, Any]:
         raise ConfigError(
             f'preset "{preset.name}" needs {" and ".join(missing)} ({flags})',
             key=missing[0],
+        )
+
+    why = preset.browser_login_requirement
+    if why and _browser_login_without_secret(values):
+        raise _refuse(
+            preset.name,
+            f"a browser login needs the client secret ({why}): give "
+            "--client-secret, set OAUTHCLI_CLIENT_SECRET, or client_secret in "
+            "the profile",
+            "client_secret",
         )
 
     defaults: dict[str, Any] = dict(preset.defaults)
