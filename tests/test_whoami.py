@@ -153,3 +153,18 @@ def test_whoami_userinfo_with_openid_scope_gets_no_scope_hint(
     result = oauthcli("whoami", "--userinfo", env=env)
     assert result.returncode == 0, result.stderr
     assert "openid scope" not in result.stderr
+
+
+def test_the_openid_scope_hint_names_no_oauthcli_command_in_an_embedding_program(
+    provider: LocalProvider, oauthcli_home: Path, http_browser: str
+) -> None:
+    from oauthcli.errors import TransportError
+    from oauthcli.userinfo import userinfo
+
+    log_in(provider, oauthcli_home, http_browser, "--scope", "profile email")
+    with pytest.raises(TransportError) as raised:
+        userinfo("default")
+    assert raised.value.message.endswith(
+        "log in again with the scope 'openid profile email'"
+    )
+    assert "oauthcli login" not in raised.value.message

@@ -14,6 +14,7 @@ import json
 import shlex
 from typing import Any
 
+from ._hints import OAUTHCLI_LOGIN, login_command
 from .challenges import asks_for_dpop_nonce
 from .dpop import NONCES, nonce_of
 from .errors import LocalError, LoginRequired, TransportError, ValidationError
@@ -79,10 +80,10 @@ def _openid_scope_hint(profile: str, entry: dict[str, Any], granted: str | None)
     if "openid" in scopes.split():
         return ""
     wanted = shlex.quote(" ".join(["openid", *scopes.split()]))
-    return (
-        "; the login did not ask for the openid scope, which UserInfo needs: "
-        f"run `oauthcli login --profile {profile} --scope {wanted}`"
-    )
+    hint = "; the login did not ask for the openid scope, which UserInfo needs"
+    if login_command() == OAUTHCLI_LOGIN:
+        return f"{hint}: run `{OAUTHCLI_LOGIN} --profile {profile} --scope {wanted}`"
+    return f"{hint}: log in again with the scope {wanted}"
 
 
 def userinfo(profile: str, *, min_ttl: float = DEFAULT_MIN_TTL) -> dict[str, Any]:
