@@ -373,14 +373,11 @@ class OAuth2:
                 "Asked the browser to open the login page; if nothing appeared, "
                 f"open the URL above yourself{device}."
             )
-
-            def failed(opened: bool) -> None:
-                if not opened:
-                    self._notify(
-                        "Could not open a browser; open the URL above yourself."
-                    )
-
-            open_browser(url, opener=self._opener, on_result=failed)
+            # What is known of a failure (a BROWSER command's exit status),
+            # through whatever self._notify is by then (the live status).
+            open_browser(
+                url, opener=self._opener, on_failure=lambda line: self._notify(line)
+            )
         if pasting:
             self._notify(
                 "If the browser is on another machine, log in there and paste "

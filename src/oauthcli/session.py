@@ -345,7 +345,7 @@ def _device_login(
             notify(f"Or open this address, which includes the code:\n    {complete}\n")
             reason = None if opener else browser_unavailable_reason()
             if open_browser and reason is None:
-                launch(complete, opener=opener)
+                launch(complete, opener=opener, on_failure=notify)
         with waiting(
             "Waiting for the login to be approved",
             ["Ctrl-C to cancel"],
