@@ -812,3 +812,19 @@ def test_status_warns_when_the_config_names_another_issuer_than_the_login(
     assert "environment OAUTHCLI_CLIENT_ID now says client_id y; the stored " in (
         other.stderr
     )
+
+
+def test_a_readable_secret_is_warned_about_once_per_command(
+    oauthcli_home: Path,
+) -> None:
+    path = oauthcli_home / "config.toml"
+    path.write_text(
+        '[profiles.work]\nissuer = "https://idp.test"\nclient_id = "x"\n'
+        'client_secret = "s"\n'
+    )
+    path.chmod(0o644)
+
+    result = run("token", "--profile", "work", home=oauthcli_home)
+
+    assert result.returncode == 3
+    assert result.stderr.count("holds a client secret and other users can read") == 1

@@ -780,6 +780,12 @@ def test_a_bad_boolean_variable_is_named(oauthcli_home: Path) -> None:
             "ping",
             'must be one of auth0, entra, github, google, keycloak, okta, got "ping"',
         ),
+        (
+            "OAUTHCLI_PRESET",
+            "oktaa",
+            "must be one of auth0, entra, github, google, keycloak, okta "
+            '(did you mean okta?), got "oktaa"',
+        ),
         ("OAUTHCLI_MIN_TTL", "-5", "must be a number of seconds, 0 or more, got -5"),
     ],
 )

@@ -260,7 +260,9 @@ def _preset(value: object) -> str:
         return presets.get_preset(name).name
     except ConfigError as exc:
         known = ", ".join(sorted(presets.PRESETS))
-        raise _Invalid(f"must be one of {known}") from exc
+        close = presets.closest_preset(name)
+        meant = f" (did you mean {close}?)" if close else ""
+        raise _Invalid(f"must be one of {known}{meant}") from exc
 
 
 def _scope_separator(value: object) -> str:
@@ -739,8 +741,13 @@ class Config:
         return str(self.origin(*path))
 
 
+_warned: set[str] = set()  # each warning once per process, however often read
+
+
 def _stderr_warning(message: str) -> None:
-    print(f"oauthcli: warning: {message}", file=sys.stderr)
+    if message not in _warned:
+        _warned.add(message)
+        print(f"oauthcli: warning: {message}", file=sys.stderr)
 
 
 def load_config(path: Path | None = None, *, warn: Warn | None = None) -> Config:
