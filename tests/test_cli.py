@@ -828,3 +828,16 @@ def test_a_readable_secret_is_warned_about_once_per_command(
 
     assert result.returncode == 3
     assert result.stderr.count("holds a client secret and other users can read") == 1
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "nan", "1e400", ""])
+def test_a_bad_min_ttl_flag_is_refused_in_the_variables_words(
+    oauthcli_home: Path, value: str
+) -> None:
+    for command in (["token"], ["exec", "--", "true"]):
+        result = run(*command[:1], "--min-ttl", value, *command[1:], home=oauthcli_home)
+        assert (result.returncode, result.stdout) == (2, "")
+        assert result.stderr == (
+            f"oauthcli: --min-ttl must be a number of seconds, 0 or more, "
+            f"got {value!r}\n"
+        )

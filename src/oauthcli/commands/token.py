@@ -48,19 +48,27 @@ Formats:
 
 
 def _check_min_ttl(
-    ctx: click.Context, param: click.Parameter, value: float | None
+    ctx: click.Context, param: click.Parameter, value: str | None
 ) -> float | None:
-    if value is not None and not 0 <= value < float("inf"):  # NaN fails this too
+    """The same rule and words as for OAUTHCLI_MIN_TTL and min_ttl."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 <= seconds < float("inf"):  # NaN fails this too
         raise LocalError(
-            "--min-ttl must be a number of seconds, 0 or more", code="invalid_argument"
+            f"--min-ttl must be a number of seconds, 0 or more, got {value!r}",
+            code="invalid_argument",
         )
-    return value
+    return seconds
 
 
 def min_ttl_option(function: Any) -> Any:
     return click.option(
         "--min-ttl",
-        type=float,
+        type=str,
         default=None,
         metavar="SECONDS",
         callback=_check_min_ttl,
