@@ -731,6 +731,12 @@ def test_token_refuses_a_bad_output_variable_on_the_fast_path_too(
         ),
         (
             {},
+            '[profiles.default]\npreset = "google"\nclient_id = "x"\n',
+            'preset "google" now says issuer https://accounts.google.com; '
+            "the stored login is for https://idp.test",
+        ),
+        (
+            {},
             '[profiles.default]\npreset = "okta"\ndomain = "acme.okta.com"\n',
             'preset "okta" now says issuer https://acme.okta.com/oauth2/default; '
             "the stored login is for https://idp.test",
@@ -841,3 +847,17 @@ def test_a_bad_min_ttl_flag_is_refused_in_the_variables_words(
             f"oauthcli: --min-ttl must be a number of seconds, 0 or more, "
             f"got {value!r}\n"
         )
+
+
+def test_a_profile_whose_preset_cannot_expand_is_refused_on_every_run(
+    oauthcli_home: Path,
+) -> None:
+    store_tokens(oauthcli_home, time.time() + 3600)
+    (oauthcli_home / "config.toml").write_text(
+        '[profiles.default]\npreset = "okta"\ndomain = "https://acme.okta.com"\n'
+    )
+
+    for _ in range(2):  # the second run would take the fast path
+        result = run("token", home=oauthcli_home)
+        assert (result.returncode, result.stdout) == (2, "")
+        assert "domain must be a host name" in result.stderr

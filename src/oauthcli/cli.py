@@ -135,6 +135,8 @@ def _token_fast_path(options: list[str]) -> int | None:
             or "default"
         )
         configured = config.get("profiles", {}).get(profile, {})
+        if configured.get("unusable"):
+            return None
         min_ttl = float(values["--min-ttl"] or configured.get("min_ttl", 60))
         if not 0 <= min_ttl < float("inf"):  # NaN fails this too
             return None

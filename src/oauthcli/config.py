@@ -813,8 +813,9 @@ def _fast_path_summary(config: Config) -> dict[str, Any]:
             resolved = resolve_login_options(
                 name, {}, {}, config=config, incomplete_preset_ok=True
             )
-        except LocalError:
-            continue  # whatever reads this profile will say what is wrong
+        except LocalError:  # the full path says what is wrong
+            profiles[name] = {"unusable": True}
+            continue
         keys = ("min_ttl", "issuer", "client_id")
         summary = {key: resolved.get(key, values.get(key)) for key in keys}
         profiles[name] = {key: value for key, value in summary.items() if value}
@@ -966,8 +967,9 @@ def resolve_login_options(
 ) -> ResolvedOptions:
     """Merge flags over ``OAUTHCLI_<KEY>`` over the profile over its preset.
 
-    ``incomplete_preset_ok``: a preset missing a parameter adds nothing
-    instead of raising (for commands that only hand out stored tokens).
+    ``incomplete_preset_ok``: a preset missing a parameter or the client
+    secret its provider needs adds what it can instead of raising (for
+    commands that only hand out stored tokens).
 
     ``flags`` maps ``KEYS`` names to what the command line gave; None (or an
     empty list) means not given. Strings are parsed like variables, so
@@ -1005,13 +1007,10 @@ def resolve_login_options(
             put(name, _layer_value(KEYS[name], value, flag), Origin("flag", flag))
 
     try:
-        expanded = presets.expand_preset(values)
+        expanded = presets.expand_preset(values, lenient=incomplete_preset_ok)
     except ConfigError as exc:
-        if incomplete_preset_ok:
-            expanded = dict(values)
-        else:
-            origin = origins.get(exc.key or "") or origins.get("preset")
-            raise ConfigError(f"{origin}: {exc.message}", key=exc.key) from exc
+        origin = origins.get(exc.key or "") or origins.get("preset")
+        raise ConfigError(f"{origin}: {exc.message}", key=exc.key) from exc
     preset_origin = Origin("preset", str(values.get("preset")))
     for key in expanded:
         if key not in values:

@@ -312,13 +312,18 @@ def _browser_login_without_secret(values: Mapping[str, Any]) -> bool:
     )
 
 
-def expand_preset(values: Mapping[str, Any]) -> dict[str, Any]:
+def expand_preset(
+    values: Mapping[str, Any], *, lenient: bool = False
+) -> dict[str, Any]:
     """``values`` over the defaults of the preset they name.
 
     Without ``preset`` the values come back unchanged. A missing parameter is
     an error unless ``issuer`` is set explicitly; then nothing is computed
     from the parameters. So is a browser login without the client secret
     the preset's provider requires. ``param`` tables merge entry by entry.
+    ``lenient``: neither is an error, and whatever the parameters given
+    determine (the issuer, say) is still filled in; for commands that only
+    compare a stored login with the options.
     """
     name = values.get("preset")
     if not name:
@@ -331,7 +336,7 @@ def expand_preset(values: Mapping[str, Any]) -> dict[str, Any]:
         if given is not None and given != "":
             parameters[key] = str(given)
     missing = [key for key in preset.parameters if key not in parameters]
-    if missing and not values.get("issuer"):
+    if missing and not values.get("issuer") and not lenient:
         flags = " and ".join(f"--{key.replace('_', '-')}" for key in missing)
         raise ConfigError(
             f'preset "{preset.name}" needs {" and ".join(missing)} ({flags})',
@@ -339,7 +344,7 @@ def expand_preset(values: Mapping[str, Any]) -> dict[str, Any]:
         )
 
     why = preset.browser_login_requirement
-    if why and _browser_login_without_secret(values):
+    if why and not lenient and _browser_login_without_secret(values):
         raise _refuse(
             preset.name,
             f"a browser login needs the client secret ({why}): give "
