@@ -532,6 +532,53 @@ def test_a_provider_outage_hands_out_the_still_valid_token_with_a_warning(
         assert secret not in err
 
 
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        Canned(401, "Unauthorized: client authentication failed"),
+        Canned(400, "invalid refresh token"),
+        Canned(403, "<html>blocked</html>", headers={"Content-Type": "text/html"}),
+        Canned(401),
+        Canned(400, {"error": "invalid_client"}),
+    ],
+)
+def test_a_refused_refresh_is_not_taken_for_an_outage(
+    quiet_op: EvilProvider,
+    oauthcli_home: Path,
+    capsys: pytest.CaptureFixture[str],
+    refusal: Canned,
+) -> None:
+    """A 4xx is the provider saying no (a revoked client, a firewall), not
+    that it is away: no token is handed out over it."""
+    shorten_access_token(oauthcli_home, 30)
+    quiet_op.canned["token"] = refusal
+
+    status = main(["token"])
+
+    out, err = capsys.readouterr()
+    assert (status, out) == (1, "")
+    assert "using the current access token" not in err
+
+
+def test_a_tls_failure_at_the_token_endpoint_is_not_taken_for_an_outage(
+    quiet_op: EvilProvider, oauthcli_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """https to a server that speaks plain http: the handshake fails, as it
+    would against a downgrade; that is not worth hiding behind a warning."""
+    shorten_access_token(oauthcli_home, 30)
+    document = stored(oauthcli_home)
+    assert document is not None
+    endpoint = document["provider"]["token_endpoint"]
+    document["provider"]["token_endpoint"] = endpoint.replace("http://", "https://")
+    write_entry("default", document)
+
+    status = main(["token"])
+
+    out, err = capsys.readouterr()
+    assert (status, out) == (1, "")
+    assert "using the current access token" not in err
+
+
 def test_a_provider_outage_with_an_expired_token_is_an_error(
     quiet_op: EvilProvider, oauthcli_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

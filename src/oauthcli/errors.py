@@ -165,10 +165,16 @@ class TransportError(OAuthCLIError):
     connection is closed), ``deadline_exceeded`` (the whole exchange took too
     long; its outcome is unknown), ``tls_verification_failed``,
     ``unexpected_redirect``, ``response_too_large``, ``invalid_response``,
-    ``http_error``.
+    ``http_error`` (``status_code`` says which, when an answer came).
     """
 
     code = "transport_failed"
+
+    def __init__(
+        self, message: str, *, code: str | None = None, status_code: int | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        self.status_code = status_code
 
 
 class LocalError(OAuthCLIError):

@@ -180,14 +180,35 @@ def get_token_set(
         return fresh
 
 
-# The provider is down or overloaded: worth waiting out, not a refusal.
-_UNAVAILABLE = frozenset(
-    ("connect_failed", "timeout", "deadline_exceeded", "http_error")
-) | {"server_error", "temporarily_unavailable"}
-
-
 def _unavailable(exc: TransportError | EndpointError) -> bool:
-    return exc.code in _UNAVAILABLE
+    """Whether a failed refresh says only that the provider is down or busy:
+    no answer (refused, reset or timed out), 5xx or 429, or the RFC 6749
+    ``server_error`` / ``temporarily_unavailable``. Not a refusal (4xx, an
+    OAuth error), and not a TLS failure of any kind."""
+    if isinstance(exc, EndpointError):
+        return exc.code in ("server_error", "temporarily_unavailable")
+    if exc.code in ("timeout", "deadline_exceeded"):
+        return True
+    if exc.code == "connect_failed":
+        return not _tls_in(exc)
+    if exc.code == "http_error":
+        status = exc.status_code
+        return (status is None and not _tls_in(exc)) or (
+            status is not None and (status >= 500 or status == 429)
+        )
+    return False
+
+
+def _tls_in(exc: BaseException) -> bool:
+    """An ssl error anywhere in the causes (a handshake failure, a downgrade)."""
+    import ssl
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _machine(profile: str, entry: Mapping[str, Any] | None) -> bool:

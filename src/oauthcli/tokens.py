@@ -178,6 +178,7 @@ def raise_for_error_response(response: Response, endpoint: str) -> None:
             f"the {endpoint} answered HTTP {response.status_code} ({kind}) "
             "without an OAuth error",
             code="http_error",
+            status_code=response.status_code,
         )
     if doc is None:
         kind = response.content_type or "no content type"

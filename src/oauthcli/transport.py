@@ -203,7 +203,9 @@ class HTTP:
         response = self.get(url, what=what)
         if response.status_code != 200:
             raise TransportError(
-                f"the {what} answered HTTP {response.status_code}", code="http_error"
+                f"the {what} answered HTTP {response.status_code}",
+                code="http_error",
+                status_code=response.status_code,
             )
         return response.json(f"the {what}'s answer")
 
