@@ -861,3 +861,37 @@ def test_a_profile_whose_preset_cannot_expand_is_refused_on_every_run(
         result = run("token", home=oauthcli_home)
         assert (result.returncode, result.stdout) == (2, "")
         assert "domain must be a host name" in result.stderr
+
+
+@pytest.mark.parametrize("tamper", ["mode", "owner", "hard link"])
+def test_the_fast_path_ignores_a_record_of_the_config_it_did_not_write(
+    oauthcli_home: Path, tmp_path: Path, tamper: str
+) -> None:
+    """A record another user could write (or did) is no record: it could name
+    another default profile, or switch the issuer check off."""
+    store_tokens(oauthcli_home, time.time() + 3600)
+    write_entry(
+        "other",
+        {
+            "settings": {"issuer": "https://idp.test", "client_id": "x"},
+            "tokens": {"access_token": "at-other", "expires_at": time.time() + 3600},
+        },
+    )
+    (oauthcli_home / "config.toml").write_text('[profiles.default]\nusername = "u"\n')
+    assert _token_and_path(oauthcli_home) == ("at-123\nfull 0\n", "")
+    record = oauthcli_home / "config-checked"
+    stamp = record.read_bytes().split(b"\n")[0]
+    forged = stamp + b'\n{"default_profile": "other", "profiles": {}}\n'
+    record.unlink()
+    record.write_bytes(forged)
+    record.chmod(0o600)
+    if tamper == "mode":
+        record.chmod(0o666)
+    elif tamper == "owner":
+        if os.geteuid() != 0:
+            pytest.skip("making a file another user's needs root")
+        os.chown(record, 2000, 2000)
+    else:
+        os.link(record, tmp_path / "second-name")
+
+    assert _token_and_path(oauthcli_home) == ("at-123\nfull 0\n", "")

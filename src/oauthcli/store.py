@@ -173,6 +173,14 @@ def config_checked(info: os.stat_result) -> dict[str, Any] | None:
     except OSError:
         return None
     try:
+        info_of_record = os.fstat(fd)
+        if (
+            not stat.S_ISREG(info_of_record.st_mode)
+            or (hasattr(os, "getuid") and info_of_record.st_uid != os.getuid())
+            or info_of_record.st_nlink > 1
+            or stat.S_IMODE(info_of_record.st_mode) & 0o022
+        ):
+            return None  # not a record this user wrote: the full path decides
         stamp, _, summary = os.read(fd, 1 << 16).partition(b"\n")
         if stamp + b"\n" != _config_stamp(info):
             return None
