@@ -12,6 +12,7 @@ Standard library only: the store reads it on ``oauthcli token``'s path.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -27,38 +28,47 @@ __all__ = [
 
 OAUTHCLI_LOGIN = "oauthcli login"
 
-_commands: dict[str, str | None] = {"login": None, "device": None}
+# The embedding program's choice, for every thread; the oauthcli command's
+# own, for the command it runs only (a context variable: a program that runs
+# the command in one thread keeps its own words in the others).
+_program: dict[str, str | None] = {"login": None, "device": None}
+_command: contextvars.ContextVar[dict[str, str | None] | None] = contextvars.ContextVar(
+    "oauthcli_hint_commands", default=None
+)
 
 
 def set_commands(*, login: str | None, device: str | None = None) -> None:
     """Name the commands that messages suggest: ``login`` logs the user in
     (``"mytool login"``), ``device`` does so with a code (``"mytool login
     --device"``); None leaves a command out of the messages."""
-    _commands.update(login=login, device=device)
+    _program.update(login=login, device=device)
 
 
 @contextlib.contextmanager
 def commands(*, login: str | None, device: str | None) -> Iterator[None]:
-    """:func:`set_commands` for the duration of a ``with`` block."""
-    before = dict(_commands)
-    set_commands(login=login, device=device)
+    """These commands in messages within the ``with`` block (this context)."""
+    token = _command.set({"login": login, "device": device})
     try:
         yield
     finally:
-        _commands.update(before)
+        _command.reset(token)
+
+
+def _current() -> dict[str, str | None]:
+    return _command.get() or _program
 
 
 def login_command() -> str | None:
-    return _commands["login"]
+    return _current()["login"]
 
 
 def device_command() -> str | None:
-    return _commands["device"]
+    return _current()["device"]
 
 
 def login_again(profile: str) -> str:
     """What to do to log ``profile`` in again, in the running program's words."""
-    login = _commands["login"]
+    login = login_command()
     if login == OAUTHCLI_LOGIN:
         return f"run `{OAUTHCLI_LOGIN} --profile {profile}`"
     if login is not None:
