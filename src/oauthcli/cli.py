@@ -68,8 +68,8 @@ _FAST_PATH_VARIABLES = frozenset(
 
 def _config_summary() -> dict[str, Any] | None:
     """config.toml as the full path last read it: its ``default_profile`` and
-    the profiles' ``min_ttl`` ({} when there is no file); None when the full
-    path must decide.
+    the profiles' ``min_ttl``, ``issuer`` and ``client_id`` ({} when there is
+    no file); None when the full path must decide.
 
     That is, whenever the file is not exactly the one the full path checked
     and recorded (an edit since, say, or a file it would refuse): only the
@@ -103,7 +103,8 @@ def _token_fast_path(options: list[str]) -> int | None:
 
     Returns None whenever the full path must decide (any other option, a
     missing or stale token, a store problem to report, a config.toml the
-    full path has not checked as it is now, an output variable to check).
+    full path has not checked as it is now, an ``OAUTHCLI_*`` variable it
+    does not read, a login for another issuer or client than configured).
     """
     values = {"--profile": "", "--min-ttl": "", "--format": "raw"}
     rest = iter(options)
