@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from clirun import log_in, oauthcli
-from evilprovider import EvilProvider
+from evilprovider import EMAIL, EvilProvider
 from localprovider import LocalProvider
 from oauthcli.errors import ValidationError
 from oauthcli.userinfo import id_token_claims
@@ -66,6 +66,25 @@ def test_oidf_11_a_userinfo_answer_about_another_subject_is_refused(
         with pytest.raises(ValidationError) as raised:
             userinfo("default")
     assert raised.value.code == "userinfo_sub_mismatch"
+
+
+def test_oidf_13_scope_claims_come_from_userinfo(oauthcli_home: Path) -> None:
+    from evilprovider import DELETE
+    from oauthcli.userinfo import userinfo
+    from test_hostile_provider import log_in as evil_log_in
+    from test_hostile_provider import stored_tokens
+
+    with EvilProvider() as op:
+        op.id_token_claims = {"email": DELETE}
+        evil_log_in(op)
+        asked = op.requests("authorize")[0].query["scope"].split()
+        claims = userinfo("default")
+        served = op.requests("userinfo")
+    assert {"profile", "email"} <= set(asked)
+    assert "email" not in id_token_claims(stored_tokens(oauthcli_home)["id_token"])
+    assert len(served) == 1
+    assert claims["email"] == EMAIL
+    assert claims["name"] == "Alice"
 
 
 def test_a_stored_id_token_that_is_not_a_jwt_cannot_be_read() -> None:
