@@ -385,8 +385,9 @@ def test_profiles_add_with_a_mistyped_preset_suggests_the_preset(
     assert not (oauthcli_home / "config.toml").exists()
 
 
+@pytest.mark.parametrize("flow", ["--no-browser", "--device"])
 def test_a_google_profile_without_its_secret_cannot_log_in_and_says_why(
-    oauthcli_home: Path,
+    oauthcli_home: Path, flow: str
 ) -> None:
     env = home_env(oauthcli_home)
     added = oauthcli(
@@ -394,13 +395,14 @@ def test_a_google_profile_without_its_secret_cannot_log_in_and_says_why(
     )
     assert added.returncode == 0, added.stderr
 
-    login = oauthcli("login", "--profile", "g", "--no-browser", env=env, timeout=30)
+    login = oauthcli("login", "--profile", "g", flow, env=env, timeout=30)
 
     assert login.returncode == 2
     assert "needs the client secret" in login.stderr
     assert "--client-secret" in login.stderr
     assert "OAUTHCLI_CLIENT_SECRET" in login.stderr
     assert "open this URL" not in login.stderr  # refused before any request
+    assert "enter the code" not in login.stderr
 
 
 def test_profiles_add_with_one_bad_value_changes_nothing(oauthcli_home: Path) -> None:

@@ -134,16 +134,21 @@ def test_google_sends_its_desktop_client_secret_in_the_body() -> None:
     assert values["token_endpoint_auth_method"] == "client_secret_post"
 
 
-def test_a_google_browser_login_without_the_client_secret_is_refused() -> None:
-    # Google's token endpoint refuses the code without it, after the browser.
+@pytest.mark.parametrize("device", [{}, {"device": True}])
+def test_a_google_login_without_the_client_secret_is_refused(
+    device: dict[str, bool],
+) -> None:
+    # Google's token endpoint refuses the code without it, after the browser,
+    # and the device code too, after the user approved it.
     with pytest.raises(ConfigError) as caught:
-        expand(preset="google", client_id="c.apps.googleusercontent.com")
+        expand(preset="google", client_id="c.apps.googleusercontent.com", **device)
 
     assert caught.value.key == "client_secret"
     assert caught.value.message == (
-        'preset "google": a browser login needs the client secret (Google\'s '
-        "token endpoint wants it even with PKCE): give --client-secret, set "
-        "OAUTHCLI_CLIENT_SECRET, or client_secret in the profile"
+        'preset "google": a login needs the client secret (Google\'s token '
+        "endpoint wants it even with PKCE, and in the device flow): give "
+        "--client-secret, set OAUTHCLI_CLIENT_SECRET, or client_secret in the "
+        "profile"
     )
 
 
@@ -151,12 +156,12 @@ def test_a_google_browser_login_without_the_client_secret_is_refused() -> None:
     "values",
     [
         {"client_secret": "GOCSPX-x"},
-        {"device": True},
+        {"client_secret": "GOCSPX-x", "device": True},
         {"grant_type": "client_credentials"},
         {},  # no client_id: `login --profile` reuses the stored login's secret
     ],
 )
-def test_google_needs_no_secret_where_no_browser_login_is_described(
+def test_google_expands_with_the_secret_or_without_a_user_login(
     values: dict[str, Any],
 ) -> None:
     client = {"client_id": "c"} if values else {}
@@ -209,11 +214,12 @@ def test_keycloak_refuses_a_base_url_that_is_not_a_url() -> None:
 
 
 def test_github_sets_its_endpoints_and_turns_discovery_off() -> None:
-    values = expand(preset="github", client_id="Iv1.abc")
+    values = expand(preset="github", client_id="Iv1.abc", device=True)
 
     assert values == {
         "preset": "github",
         "client_id": "Iv1.abc",
+        "device": True,
         "issuer": "https://github.com",
         "authorization_endpoint": "https://github.com/login/oauth/authorize",
         "token_endpoint": "https://github.com/login/oauth/access_token",
@@ -231,6 +237,17 @@ def test_github_posts_the_client_secret_only_when_there_is_one() -> None:
 
     assert with_secret["token_endpoint_auth_method"] == "client_secret_post"
     assert "token_endpoint_auth_method" not in device_only
+
+
+def test_a_github_browser_login_without_the_client_secret_is_refused() -> None:
+    with pytest.raises(ConfigError) as caught:
+        expand(preset="github", client_id="Iv1.abc")
+
+    assert caught.value.key == "client_secret"
+    assert caught.value.message.startswith(
+        'preset "github": a login needs the client secret (GitHub\'s token '
+        "endpoint wants it for a code): give --client-secret"
+    )
 
 
 def test_explicit_keys_win_over_the_preset() -> None:

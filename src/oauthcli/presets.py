@@ -46,8 +46,9 @@ class Preset:
     ``optional`` maps the other parameters to their defaults. ``build`` turns
     the parameters into the issuer and endpoints. ``confidential_auth_method``
     is the ``token_endpoint_auth_method`` used when a client secret is set.
-    ``browser_login_requirement`` says why a browser login needs the client
-    secret, when the provider's token endpoint refuses the code without it.
+    ``login_requirement`` says why a user's login needs the client secret,
+    when the provider's token endpoint refuses the code without it, and the
+    device code too unless ``device_exempt``.
     """
 
     name: str
@@ -59,7 +60,8 @@ class Preset:
     aliases: tuple[str, ...] = ()
     defaults: Mapping[str, Any] = field(default_factory=dict)
     confidential_auth_method: str | None = None
-    browser_login_requirement: str | None = None
+    login_requirement: str | None = None
+    device_exempt: bool = False
 
 
 def _refuse(preset: str, message: str, key: str) -> ConfigError:
@@ -219,12 +221,13 @@ PRESETS: dict[str, Preset] = {
             "even with PKCE; Google's guide for installed apps says it is not "
             "treated as a secret there (every copy of the app carries it), but it "
             "must be set as client_secret all the same. It goes in the request "
-            "body (client_secret_post), the form that guide shows. "
-            "access_type=offline and prompt=consent make Google return a "
-            "refresh token on every login, not only the first. Google signs some "
-            "ID tokens with iss 'accounts.google.com' (no https://), which is "
-            "also accepted. The loopback redirect may use any port on 127.0.0.1 "
-            "or [::1].",
+            "body (client_secret_post), the form that guide shows. The device "
+            "flow (--device) takes a 'TVs and Limited Input devices' client, "
+            "which has a secret too. access_type=offline and prompt=consent "
+            "make Google return a refresh token on every login, not only the "
+            "first. Google signs some ID tokens with iss 'accounts.google.com' "
+            "(no https://), which is also accepted. The loopback redirect may "
+            "use any port on 127.0.0.1 or [::1].",
             build=_google,
             defaults={
                 "scope": "openid profile email",
@@ -232,7 +235,8 @@ PRESETS: dict[str, Preset] = {
                 "id_token_issuers": ("accounts.google.com",),
             },
             confidential_auth_method="client_secret_post",
-            browser_login_requirement="Google's token endpoint wants it even with PKCE",
+            login_requirement="Google's token endpoint wants it even with "
+            "PKCE, and in the device flow",
         ),
         Preset(
             name="keycloak",
@@ -267,6 +271,8 @@ PRESETS: dict[str, Preset] = {
                 "scope_separator": ",",
             },
             confidential_auth_method="client_secret_post",
+            login_requirement="GitHub's token endpoint wants it for a code",
+            device_exempt=True,
         ),
     )
 }
@@ -298,8 +304,8 @@ def list_presets() -> list[Preset]:
     return [PRESETS[name] for name in sorted(PRESETS)]
 
 
-def _browser_login_without_secret(values: Mapping[str, Any]) -> bool:
-    """Whether ``values`` describe a browser login of a client with no secret.
+def _user_login_without_secret(preset: Preset, values: Mapping[str, Any]) -> bool:
+    """Whether ``values`` describe a login that ``preset`` needs a secret for.
 
     Without a client_id they describe no login of their own: ``oauthcli
     login --profile`` then logs in as last time, with the stored secret.
@@ -307,7 +313,7 @@ def _browser_login_without_secret(values: Mapping[str, Any]) -> bool:
     return bool(
         values.get("client_id")
         and not values.get("client_secret")
-        and not values.get("device")
+        and not (preset.device_exempt and values.get("device"))
         and values.get("grant_type") != "client_credentials"
     )
 
@@ -319,8 +325,9 @@ def expand_preset(
 
     Without ``preset`` the values come back unchanged. A missing parameter is
     an error unless ``issuer`` is set explicitly; then nothing is computed
-    from the parameters. So is a browser login without the client secret
-    the preset's provider requires. ``param`` tables merge entry by entry.
+    from the parameters. So is a user's login (browser or device) without
+    the client secret the preset's provider requires. ``param`` tables merge
+    entry by entry.
     ``lenient``: neither is an error, and whatever the parameters given
     determine (the issuer, say) is still filled in; for commands that only
     compare a stored login with the options.
@@ -343,11 +350,11 @@ def expand_preset(
             key=missing[0],
         )
 
-    why = preset.browser_login_requirement
-    if why and not lenient and _browser_login_without_secret(values):
+    why = preset.login_requirement
+    if why and not lenient and _user_login_without_secret(preset, values):
         raise _refuse(
             preset.name,
-            f"a browser login needs the client secret ({why}): give "
+            f"a login needs the client secret ({why}): give "
             "--client-secret, set OAUTHCLI_CLIENT_SECRET, or client_secret in "
             "the profile",
             "client_secret",
