@@ -47,6 +47,18 @@ def test_csrf_01_wrong_state_is_rejected_as_not_ours() -> None:
         validate_callback(params, make_request())
 
 
+@pytest.mark.parametrize("param", ["state", "iss"])
+def test_csrf_01_state_or_iss_with_a_lone_surrogate_is_refused_not_a_unicode_error(
+    param: str,
+) -> None:
+    # A pasted address whose bytes were not UTF-8 reaches the parser with
+    # surrogateescape characters (PEP 540); percent-decoding leaves them.
+    params = parse_callback_query(f"code=abc&state={'s' * 43}&iss={ISSUER}")
+    params[param] = params[param][:-1] + "\udcff"
+    with pytest.raises(ValidationError):
+        validate_callback(params, make_request())
+
+
 def test_mix_02_missing_iss_when_advertised_fails_the_login() -> None:
     params = {"code": "abc", "state": "s" * 43}
     with pytest.raises(ValidationError) as caught:

@@ -723,6 +723,20 @@ def test_oidf_43_wrong_or_missing_nonce_is_rejected(
     assert "nonce" in str(reject_id_token(op, oauthcli_home))
 
 
+@pytest.mark.parametrize(
+    ("claim", "value"),
+    [("nonce", "\ud800"), ("at_hash", "\udc00")],
+    ids=ascii,
+)
+def test_oidf_43_and_28_lone_surrogate_in_nonce_or_at_hash_is_rejected(
+    op: EvilProvider, oauthcli_home: Path, claim: str, value: str
+) -> None:
+    # JSON's "\ud800" escape decodes to a string that strict UTF-8 cannot
+    # encode: it was a UnicodeEncodeError before the comparison.
+    op.id_token_claims[claim] = value
+    assert claim in str(reject_id_token(op, oauthcli_home))
+
+
 def test_oidf_44_iat_a_week_old_is_rejected_though_exp_is_ahead(
     op: EvilProvider, oauthcli_home: Path
 ) -> None:

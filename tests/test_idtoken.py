@@ -513,6 +513,15 @@ def test_oidf_43_non_ascii_nonce_is_rejected_without_crashing(
     rejection(token, [keys.rsa.jwk()])
 
 
+@pytest.mark.parametrize("nonce", ["\ud800", NONCE + "\udc00"], ids=ascii)
+def test_oidf_43_nonce_with_a_lone_surrogate_is_rejected_not_a_unicode_error(
+    keys: KeyRing, nonce: str
+) -> None:
+    token = keys.rsa.sign(claims(nonce=nonce))
+
+    assert "nonce" in str(rejection(token, [keys.rsa.jwk()]))
+
+
 def test_oidf_44_iat_a_week_old_is_rejected_though_exp_is_ahead(
     keys: KeyRing,
 ) -> None:
@@ -702,6 +711,19 @@ def test_oidf_28_non_ascii_at_hash_is_rejected_without_crashing(
     token = keys.rsa.sign(claims(at_hash="\u00e9" * 22))
 
     rejection(token, [keys.rsa.jwk()], access_token=ACCESS_TOKEN)
+
+
+@pytest.mark.parametrize(
+    "at_hash", ["\udc00", _at_hash(ACCESS_TOKEN)[:-1] + "\ud800"], ids=ascii
+)
+def test_oidf_28_at_hash_with_a_lone_surrogate_is_rejected_not_a_unicode_error(
+    keys: KeyRing, at_hash: str
+) -> None:
+    token = keys.rsa.sign(claims(at_hash=at_hash))
+
+    error = rejection(token, [keys.rsa.jwk()], access_token=ACCESS_TOKEN)
+
+    assert "at_hash" in str(error)
 
 
 def test_oidf_28_eddsa_at_hash_uses_the_left_half_of_sha512(keys: KeyRing) -> None:

@@ -7,7 +7,12 @@ import re
 
 import pytest
 
-from oauthcli.utils import base64url_decode, base64url_encode, random_token
+from oauthcli.utils import (
+    base64url_decode,
+    base64url_encode,
+    equal_in_constant_time,
+    random_token,
+)
 
 
 @pytest.mark.parametrize("size", range(0, 40))
@@ -80,3 +85,22 @@ def test_base64url_with_stray_trailing_bits_is_refused() -> None:
     assert base64url_decode("QQ") == b"A"
     with pytest.raises(ValueError, match="canonical"):
         base64url_decode("QR")
+
+
+@pytest.mark.parametrize(
+    ("received", "expected", "equal"),
+    [
+        ("abc", "abc", True),
+        ("abc", "abd", False),
+        ("\ud800", "abc", False),
+        ("abc\udc00", "abc", False),
+        ("\ud800", "\ud800", True),
+        ("\ud800", "\udc00", False),
+        ("\u00e9", "\u00e9", True),
+    ],
+    ids=ascii,
+)
+def test_equal_in_constant_time_compares_any_string_without_raising(
+    received: str, expected: str, equal: bool
+) -> None:
+    assert equal_in_constant_time(received, expected) is equal

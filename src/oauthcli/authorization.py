@@ -11,12 +11,12 @@ code-flow response never carries (tokens, JARM ``response``) are refused.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from .errors import AuthorizationError, CallbackRejected, ValidationError
+from .utils import equal_in_constant_time
 
 __all__ = [
     "AuthorizationRequest",
@@ -97,14 +97,10 @@ def parse_callback_query(query: str) -> dict[str, str]:
     return {key: value for key, value in params.items() if value != ""}
 
 
-def _equal(received: str, expected: str) -> bool:
-    return hmac.compare_digest(received.encode("utf-8"), expected.encode("utf-8"))
-
-
 def state_matches(params: Mapping[str, str], request: AuthorizationRequest) -> bool:
     """Whether this callback answers *this* login at all."""
     received = params.get("state")
-    return received is not None and _equal(received, request.state)
+    return received is not None and equal_in_constant_time(received, request.state)
 
 
 def validate_callback(params: Mapping[str, str], request: AuthorizationRequest) -> str:
@@ -124,7 +120,7 @@ def validate_callback(params: Mapping[str, str], request: AuthorizationRequest) 
             "advertises it (RFC 9207); possible mix-up attack",
             code="issuer_mismatch",
         )
-    if iss is not None and not _equal(iss, request.issuer):
+    if iss is not None and not equal_in_constant_time(iss, request.issuer):
         if not state_matches(params, request):
             raise CallbackRejected("the callback has a foreign iss and state")
         raise ValidationError(

@@ -15,7 +15,6 @@ most once per minute per issuer.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import math
 import threading
@@ -25,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ValidationError
-from .utils import base64url_decode, base64url_encode
+from .utils import base64url_decode, base64url_encode, equal_in_constant_time
 
 __all__ = ["JWKSCache", "validate_id_token"]
 
@@ -189,7 +188,9 @@ def _jwk_key(jwk: Mapping[str, Any], alg: str) -> Any | None:
 
 def _half_hash(alg: str, value: str, crv: str | None = None) -> str:
     """Left half of the hash of ``value`` that ``alg`` uses (Core 3.1.3.6)."""
-    data = value.encode("utf-8")
+    # A token response's access token is visible ASCII (tokens.py checks it);
+    # surrogatepass keeps any other string from raising UnicodeEncodeError.
+    data = value.encode("utf-8", "surrogatepass")
     if alg == "EdDSA" and crv == "Ed448":
         digest = hashlib.shake_256(data).digest(114)
     elif alg == "EdDSA":
@@ -332,9 +333,7 @@ def validate_id_token(
 
     if nonce is not None:
         received = claims.get("nonce")
-        if not isinstance(received, str) or not hmac.compare_digest(
-            received.encode("utf-8"), nonce.encode("utf-8")
-        ):
+        if not isinstance(received, str) or not equal_in_constant_time(received, nonce):
             raise _invalid("nonce does not match this login")
 
     at_hash = claims.get("at_hash")
@@ -343,10 +342,7 @@ def validate_id_token(
         and access_token is not None
         and (
             not isinstance(at_hash, str)
-            or not hmac.compare_digest(
-                at_hash.encode("utf-8"),
-                _half_hash(alg, access_token, crv).encode("ascii"),
-            )
+            or not equal_in_constant_time(at_hash, _half_hash(alg, access_token, crv))
         )
     ):
         raise _invalid("at_hash does not match the access token")

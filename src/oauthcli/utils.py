@@ -1,13 +1,19 @@
-"""Small encoders shared by the protocol modules."""
+"""Small encoders and a comparison shared by the protocol modules."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import re
 import secrets
 
-__all__ = ["base64url_decode", "base64url_encode", "random_token"]
+__all__ = [
+    "base64url_decode",
+    "base64url_encode",
+    "equal_in_constant_time",
+    "random_token",
+]
 
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 
@@ -37,3 +43,18 @@ def base64url_decode(text: str) -> bytes:
 def random_token(nbytes: int = 32) -> str:
     """``nbytes`` from the CSPRNG, base64url encoded (43 characters for 32)."""
     return base64url_encode(secrets.token_bytes(nbytes))
+
+
+def equal_in_constant_time(received: str, expected: str) -> bool:
+    """Whether ``received`` is ``expected``, compared with ``hmac.compare_digest``.
+
+    Text from outside may hold a lone surrogate (JSON's ``"\\ud800"``, or a
+    pasted byte that was not UTF-8), which strict UTF-8 cannot encode; with
+    ``surrogatepass`` it is compared like any other character instead of
+    raising UnicodeEncodeError. The encoding stays one-to-one, so different
+    strings never compare equal.
+    """
+    return hmac.compare_digest(
+        received.encode("utf-8", "surrogatepass"),
+        expected.encode("utf-8", "surrogatepass"),
+    )
