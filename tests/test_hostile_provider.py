@@ -688,6 +688,59 @@ def test_oidf_37_refreshed_id_token_for_another_iss_sub_aud_or_azp_is_rejected(
         get_token("default")
 
 
+def test_oidf_37_a_refreshed_id_token_the_jwks_cannot_check_is_not_used(
+    op: EvilProvider, oauthcli_home: Path
+) -> None:
+    # A new process has no JWKS in memory; the provider's JWKS endpoint fails.
+    log_in(op)
+    entry = stored(oauthcli_home)
+    assert entry is not None
+    entry["tokens"]["expires_at"] = time.time() - 10
+    write_entry("default", entry)
+    op.refresh_id_token_claims = {"sub": "mallory"}
+    op.canned["jwks"] = Canned(status=503)
+
+    run = oauthcli("token", env=cli_env(oauthcli_home, None))
+
+    assert run.returncode == 1
+    assert run.stdout == ""
+    assert "the refreshed ID token could not be checked" in run.stderr
+    assert len(op.requests("jwks")) == 2  # the login's and the failed one
+    held = stored_tokens(oauthcli_home)
+    assert held["access_token"] in op.issued[-3:]  # the refresh's, as expired
+    assert held["expires_at"] == 0
+    assert held["refresh_token"] in op.issued[-3:]  # rotated, and not lost
+    assert held["id_token"] == entry["tokens"]["id_token"]
+
+    del op.canned["jwks"]
+    again = oauthcli("token", env=cli_env(oauthcli_home, None))
+
+    assert again.returncode != 0
+    assert again.stdout == ""
+    kept = json.dumps(stored(oauthcli_home))
+    assert all(token not in kept for token in op.issued[-6:])
+
+
+def test_oidf_37_during_a_jwks_outage_a_still_valid_token_is_kept_in_use(
+    op: EvilProvider, oauthcli_home: Path
+) -> None:
+    log_in(op)
+    entry = stored(oauthcli_home)
+    assert entry is not None
+    entry["tokens"]["obtained_at"] = time.time() - 3000
+    entry["tokens"]["expires_at"] = time.time() + 60
+    write_entry("default", entry)
+    op.canned["jwks"] = Canned(status=503)
+
+    run = oauthcli("token", "--min-ttl", "120", env=cli_env(oauthcli_home, None))
+
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == entry["tokens"]["access_token"]
+    assert "the refreshed ID token could not be checked" in run.stderr
+    assert "using the current access token, valid for" in run.stderr
+    assert stored_tokens(oauthcli_home)["refresh_token"] in op.issued[-3:]
+
+
 # 1.5 FAPI client tests
 
 
@@ -1113,6 +1166,44 @@ def test_mix_09_concurrent_logins_each_check_their_own_issuer(
             token.form["redirect_uri"]
             == (provider.requests("authorize")[0].query["redirect_uri"])
         )
+
+
+def test_mix_09_a_slow_jwks_at_one_issuer_does_not_hold_up_another(
+    op: EvilProvider, other_op: EvilProvider, oauthcli_home: Path
+) -> None:
+    delay = 2.5
+    op.canned["jwks"] = Canned(body=op.jwks(), delay=delay)
+    slow_fetch = threading.Event()
+
+    def seen(request: Logged) -> None:
+        if request.endpoint == "jwks":
+            slow_fetch.set()
+
+    op.on_request = seen
+    slow: dict[str, LoginResult | BaseException] = {}
+
+    def run() -> None:
+        try:
+            slow["first"] = log_in(op, profile="first", http_timeout=delay + 5)
+        except BaseException as exc:
+            slow["first"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert slow_fetch.wait(10)
+
+    # The process-wide JWKS cache held one lock over every fetch: this login
+    # waited for the other issuer's JWKS.
+    started = time.monotonic()
+    result = log_in(other_op, profile="second")
+    took = time.monotonic() - started
+    still_waiting = thread.is_alive()
+    thread.join(delay + 10)
+
+    assert result.issuer == other_op.issuer
+    assert took < delay / 2, took
+    assert still_waiting
+    assert isinstance(slow.get("first"), LoginResult), slow
 
 
 # 2.4 Open redirection and redirects on the back channel

@@ -297,7 +297,7 @@ def test_st_13_many_calls_in_one_process_refresh_once(
     assert short.count_grants("refresh_token") == grants + 1
 
 
-def test_a_jwks_outage_after_the_grant_does_not_lose_the_rotated_refresh_token(
+def test_a_jwks_outage_after_a_refresh_hands_out_nothing_unchecked(
     provider: LocalProvider, logged_in: dict[str, str], oauthcli_home: Path
 ) -> None:
     import http.server
@@ -309,29 +309,43 @@ def test_a_jwks_outage_after_the_grant_does_not_lose_the_rotated_refresh_token(
         def log_message(self, format: str, *args: object) -> None:
             pass
 
+    # The provider signs the same claims within one second to the same bytes:
+    # a refreshed ID token that differs from the login's needs a later second.
+    time.sleep(1.1)
     down = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Unavailable)
     threading.Thread(target=down.serve_forever, daemon=True).start()
     refused = provider.count_grants("refresh_token", error=True)
     try:
         entry = stored(oauthcli_home)
         assert entry is not None
+        jwks_uri = entry["provider"]["jwks_uri"]
         entry["provider"]["jwks_uri"] = (
             f"http://127.0.0.1:{down.server_address[1]}/jwks"
         )
         write_entry("default", entry)
         first = oauthcli("token", env=logged_in)
-        assert first.returncode == 0, first.stderr
     finally:
         down.shutdown()
         down.server_close()
+    assert first.returncode == 1
+    assert first.stdout == ""
+    assert "the refreshed ID token could not be checked" in first.stderr
     after = stored(oauthcli_home)
     assert after is not None
     assert after["tokens"]["refresh_token"] != entry["tokens"]["refresh_token"]
+    assert after["tokens"]["access_token"] != entry["tokens"]["access_token"]
+    assert after["tokens"]["expires_at"] == 0  # held back until checked
     assert after["tokens"]["id_token"] == entry["tokens"]["id_token"]  # the checked one
-    expire_access_token(oauthcli_home)
+
+    after["provider"]["jwks_uri"] = jwks_uri
+    write_entry("default", after)
     second = oauthcli("token", env=logged_in)
     assert second.returncode == 0, second.stderr
     assert provider.count_grants("refresh_token", error=True) == refused
+    final = stored(oauthcli_home)
+    assert final is not None
+    assert second.stdout.strip() == final["tokens"]["access_token"]
+    assert final["tokens"]["id_token"] != entry["tokens"]["id_token"]
 
 
 def test_get_token_without_a_profile_follows_the_configs_default_profile(

@@ -150,19 +150,7 @@ def get_token_set(
             except (TransportError, EndpointError) as exc:
                 if rejected is not None or not _unavailable(exc):
                     raise
-                if not fresh_access_token(entry, 0, now=time.time() + 1):
-                    raise
-                # min_ttl asked for a margin the provider cannot give now; the
-                # token itself still works, and the refresh token is kept.
-                from .oauth2 import notify_stderr
-
-                left = tokens.expires_in()
-                notify_stderr(
-                    f"oauthcli: warning: could not refresh the tokens of profile "
-                    f"{profile!r} ({exc.message}); using the current access token"
-                    + ("" if left is None else f", valid for {int(left)} s more")
-                )
-                return tokens
+                return _current_during_outage(profile, entry, tokens, exc)
             if fresh.id_token != tokens.id_token:
                 # The provider has rotated the refresh token by now: store the
                 # new pair before the ID token check, or a crash or an error
@@ -174,10 +162,41 @@ def get_token_set(
                 try:
                     _check_refreshed_id_token(profile, http, entry, fresh)
                 except TransportError as exc:
-                    log.info("could not check the refreshed ID token: %s", exc.code)
-                    fresh = replace(fresh, id_token=tokens.id_token)
+                    # An unchecked ID token may name another user (OIDC Core
+                    # 12.2): its access token is not handed out, and the
+                    # held-back pair is refreshed again on the next call.
+                    unchecked = TransportError(
+                        f"the refreshed ID token could not be checked: {exc.message}",
+                        code=exc.code,
+                        status_code=exc.status_code,
+                    )
+                    if rejected is not None or not _unavailable(exc):
+                        raise unchecked from exc
+                    return _current_during_outage(profile, entry, tokens, unchecked)
             _save(profile, entry, fresh)
         return fresh
+
+
+def _current_during_outage(
+    profile: str,
+    entry: dict[str, Any],
+    tokens: TokenSet,
+    exc: TransportError | EndpointError,
+) -> TokenSet:
+    """The current tokens while the provider is away, if the access token is
+    still good (``min_ttl`` asked for a margin the provider cannot give now);
+    else ``exc``. ``entry`` is the store as read before the refresh."""
+    if not fresh_access_token(entry, 0, now=time.time() + 1):
+        raise exc
+    from .oauth2 import notify_stderr
+
+    left = tokens.expires_in()
+    notify_stderr(
+        f"oauthcli: warning: could not refresh the tokens of profile "
+        f"{profile!r} ({exc.message}); using the current access token"
+        + ("" if left is None else f", valid for {int(left)} s more")
+    )
+    return tokens
 
 
 def _unavailable(exc: TransportError | EndpointError) -> bool:
