@@ -10,7 +10,9 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -936,6 +938,36 @@ def test_idt_10_unknown_kids_within_a_minute_cause_no_refetch(
         rejection(keys.attacker.sign(claims()), jwks)
 
     assert len(fetch.fetched) == 2  # the first fetch and one refetch
+
+
+def test_mix_09_a_jwks_fetch_in_progress_holds_up_no_other_issuer(
+    keys: KeyRing, clock: FakeClock
+) -> None:
+    cache = JWKSCache(clock=clock)
+    started, release = threading.Event(), threading.Event()
+    other = CountingFetch({"https://other-op.example.test/jwks": [keys.ec.jwk()]})
+
+    def hanging(jwks_uri: str) -> Mapping[str, Any]:
+        started.set()
+        release.wait(10)
+        return {"keys": [keys.rsa.jwk()]}
+
+    with ThreadPoolExecutor(2) as pool:
+        slow = pool.submit(cache.keys, ISSUER, JWKS_URI, hanging)
+        try:
+            assert started.wait(5)
+            fast = pool.submit(
+                cache.keys,
+                "https://other-op.example.test",
+                "https://other-op.example.test/jwks",
+                other,
+            )
+            # The old cache held one lock over every fetch: this waited 10 s.
+            assert fast.result(timeout=2) == [keys.ec.jwk()]
+            assert not slow.done()
+        finally:
+            release.set()
+        assert slow.result(timeout=5) == [keys.rsa.jwk()]
 
 
 @pytest.mark.parametrize(

@@ -77,12 +77,15 @@ class JWKSCache:
 
     ``fetch(jwks_uri)`` returns the JWKS document; the cache refetches when a
     ``kid`` is unknown, at most once per ``REFETCH_INTERVAL`` per issuer.
+    Each issuer's JWKS is fetched by one thread at a time, and a slow one
+    holds up only the logins at that issuer (checklist MIX-09).
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._entries: dict[tuple[str, str], _Entry] = {}
         self._clock = clock
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the two dicts, never a fetch
+        self._fetching: dict[tuple[str, str], threading.Lock] = {}
 
     def keys(
         self,
@@ -94,7 +97,12 @@ class JWKSCache:
     ) -> list[dict[str, Any]]:
         cache_key = (issuer, jwks_uri)
         with self._lock:
-            entry = self._entries.get(cache_key)
+            fetching = self._fetching.setdefault(cache_key, threading.Lock())
+        # Held across the fetch: a thread that waited here finds the entry
+        # the first one fetched instead of fetching it again.
+        with fetching:
+            with self._lock:
+                entry = self._entries.get(cache_key)
             now = self._clock()
             # Only refetches are rate-limited: a rotation right after the first
             # fetch must still be picked up once (OIDF-19, OIDF-20).
@@ -115,7 +123,8 @@ class JWKSCache:
                     now,
                     refetched_at=now if entry is not None else None,
                 )
-                self._entries[cache_key] = entry
+                with self._lock:
+                    self._entries[cache_key] = entry
             assert entry is not None
             return entry.keys
 
