@@ -107,6 +107,48 @@ def test_c12_a_damaged_file_is_set_aside_and_kept_private() -> None:
     assert read_entry("default") is None
 
 
+def test_c12_damaged_files_set_aside_in_the_same_second_are_all_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Every name was NAME.damaged-SECONDS: the second file replaced the first.
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_000.0)
+    contents = [b"}garbage", b'{"version": 1, "tok', b"\x00\xff", b"[]"]
+    aside = []
+    for content in contents:
+        path = write_entry("default", dict(DOCUMENT))
+        path.write_bytes(content)
+        moved = set_aside("default")
+        assert moved is not None
+        aside.append(moved)
+
+    assert len(set(aside)) == len(contents)
+    assert [moved.read_bytes() for moved in aside] == contents
+    assert all(mode(moved) == 0o600 for moved in aside)
+    kept = sorted(path.parent.glob("default.json.damaged-*"))
+    assert kept == sorted(aside)
+    assert not path.exists()
+
+
+def test_c12_a_name_already_taken_by_a_symlink_is_skipped_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_000.0)
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    path = write_entry("default", dict(DOCUMENT))
+    trap = path.parent / "default.json.damaged-1800000000"
+    trap.symlink_to(victim)
+    path.write_bytes(b"}garbage")
+
+    moved = set_aside("default")
+
+    assert moved is not None
+    assert moved != trap
+    assert moved.read_bytes() == b"}garbage"
+    assert trap.is_symlink()
+    assert victim.read_text() == "precious"
+
+
 def test_st_18_a_symlinked_store_file_is_refused_and_its_target_untouched(
     tmp_path: Path,
 ) -> None:

@@ -553,15 +553,46 @@ def _fsync_dir(path: str) -> None:
 
 
 def set_aside(profile: str) -> Path | None:
-    """Move a damaged store file aside (kept for inspection); return its new path."""
+    """Move a damaged store file aside (kept for inspection); return its new path.
+
+    The file becomes ``NAME.damaged-SECONDS``, or ``...-SECONDS-N`` when that
+    name is taken: a file set aside earlier (it may hold the only copy of a
+    refresh token) is never replaced. The mode stays what the store gave it.
+    """
     from pathlib import Path
 
     path = _profile_file(profile)
     if not os.path.exists(path) or os.path.islink(path):
         return None
-    target = f"{path}.damaged-{int(time.time())}"
-    os.replace(path, target)
+    target = _reserve_name(f"{path}.damaged-{int(time.time())}")
+    try:
+        os.replace(path, target)
+    except OSError:
+        import contextlib
+
+        with contextlib.suppress(OSError):
+            os.unlink(target)  # the empty placeholder
+        raise
     return Path(target)
+
+
+def _reserve_name(stem: str) -> str:
+    """A new name from ``stem`` on, taken by an empty 0600 file of our own.
+
+    ``O_EXCL`` creates it only if nothing (not even a symlink) has that name,
+    so the ``os.replace`` onto it overwrites nothing but this placeholder,
+    also when another process sets a file aside in the same second.
+    """
+    number = 0
+    while True:
+        name = f"{stem}-{number}" if number else stem
+        try:
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            number += 1
+            continue
+        os.close(fd)
+        return name
 
 
 def delete_entry(profile: str) -> bool:
