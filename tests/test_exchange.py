@@ -168,6 +168,7 @@ def test_a_token_that_is_no_access_token_comes_with_token_type_n_a() -> None:
         ({"access_token": "bad\x1b[2Jtoken"}, "visible ASCII"),
         ({"expires_in": "soon"}, "expires_in is not a number"),
         ({"scope": ["api:read"]}, "scope is not a string"),
+        ({"scope": "api:read\x1b[2J"}, "RFC 6749 section 3.3"),
     ],
 )
 def test_a_malformed_answer_is_refused_and_its_token_not_used(

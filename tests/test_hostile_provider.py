@@ -1668,6 +1668,34 @@ def test_tok_04_unknown_members_are_ignored_and_a_narrower_scope_is_stored(
     assert "x_vendor" not in json.dumps(stored(oauthcli_home))
 
 
+@pytest.mark.parametrize(
+    "scope", ["openid \ud800\x1b[2J\u202eevil", "openid\nprofile"], ids=ascii
+)
+def test_tok_04_a_scope_outside_the_rfc_6749_grammar_is_not_used(
+    op: EvilProvider, oauthcli_home: Path, scope: str
+) -> None:
+    # It was stored and handed out as TokenSet.scope, escapes and all.
+    op.token_overrides["scope"] = scope
+    error = reject_token_response(op, oauthcli_home, "invalid_token_response")
+    assert "scope" in str(error)
+
+
+def test_the_account_name_from_the_id_token_is_safe_to_print(
+    op: EvilProvider, oauthcli_home: Path
+) -> None:
+    # README prints result.account.display_name; it was the claim as sent.
+    op.id_token_claims.update(
+        email=DELETE, preferred_username="\x1b]0;pwned\x07bob\u202e\ud800"
+    )
+
+    result = log_in(op)
+
+    assert result.account.display_name == "]0;pwned bob"
+    document = stored(oauthcli_home)
+    assert document is not None
+    assert document["account"]["name"] == "]0;pwned bob"
+
+
 def test_tok_04_a_required_scope_that_was_not_granted_fails_the_login(
     op: EvilProvider, oauthcli_home: Path
 ) -> None:

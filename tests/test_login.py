@@ -432,6 +432,27 @@ def test_c18_the_account_falls_back_to_preferred_username_then_sub() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("claims", "shown"),
+    [
+        ({"preferred_username": "\x1b]0;pwned\x07bob"}, "]0;pwned bob"),
+        ({"email": "\u202eevil@example.test"}, "evil@example.test"),
+        ({"email": "a\ud800b@example.test"}, "a b@example.test"),
+        ({"email": "\x1b\x07", "preferred_username": "bob"}, "bob"),
+        ({"email": "\u200f"}, "u1"),
+        ({"sub": "\x1b[2Jeve"}, "[2Jeve"),
+    ],
+    ids=ascii,
+)
+def test_the_account_name_has_no_control_bidi_or_surrogate_characters(
+    claims: dict[str, str], shown: str
+) -> None:
+    account = Account.from_claims({"sub": "u1", **claims})
+
+    assert account.display_name == shown
+    assert account.sub == claims.get("sub", "u1")  # kept as sent, to compare with
+
+
 def test_c05_a_failing_browser_launcher_is_reported_and_never_claimed(
     provider: LocalProvider, oauthcli_home: Path
 ) -> None:

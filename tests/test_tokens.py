@@ -244,6 +244,43 @@ def test_scope_that_is_not_a_string_is_rejected() -> None:
     invalid(answer(tokens(scope=["openid", "email"])))
 
 
+@pytest.mark.parametrize(
+    "scope",
+    [
+        "openid \ud800",
+        "openid \x1b[2J",
+        "openid \u202eevil",
+        "openid\tprofile",
+        "openid\nprofile",
+        'openid "profile"',
+        "openid pro\\file",
+        "openid caf\u00e9",
+        "openid\u00a0profile",
+    ],
+    ids=ascii,
+)
+def test_scope_outside_the_rfc_6749_grammar_is_rejected(scope: str) -> None:
+    # The scope went into the stored login and TokenSet.scope as sent.
+    error = invalid(answer(tokens(scope=scope)))
+
+    assert "RFC 6749 section 3.3" in str(error)
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        "",
+        "openid",
+        "openid profile email offline_access",
+        "api://orders/access_as_user https://graph.example/.default",
+        "repo,gist",
+        "a!#$%&'()*+,-./:;<=>?@[]^_`{|}~z",
+    ],
+)
+def test_scope_of_nqchar_tokens_between_spaces_is_accepted(scope: str) -> None:
+    assert parse(answer(tokens(scope=scope))).scope == scope
+
+
 @pytest.mark.parametrize("member", ["access_token", "refresh_token", "id_token"])
 @pytest.mark.parametrize("value", ["", 42, ["x"], {"x": 1}, True], ids=repr)
 def test_token_members_must_be_non_empty_strings(member: str, value: object) -> None:

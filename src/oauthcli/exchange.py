@@ -26,6 +26,7 @@ from .errors import EndpointError, LocalError, LoginRequired, ValidationError
 from .tokens import (
     _expires_in,
     _optional_string,
+    _scope,
     normalize_scope,
     raise_for_error_response,
 )
@@ -227,9 +228,7 @@ def parse_exchange_response(
         )
 
     lifetime = _expires_in(doc.get("expires_in"))
-    scope = doc.get("scope")
-    if scope is not None and not isinstance(scope, str):
-        raise _invalid("the token exchange response's scope is not a string")
+    scope = _scope(doc, "the token exchange response")
     return ExchangedToken(
         access_token=access_token,
         issued_token_type=issued,

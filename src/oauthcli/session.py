@@ -16,7 +16,7 @@ from ._log import log
 from .browser import Opener
 from .constants import ENDPOINT_FIELDS, OAuth2Constants
 from .discovery import ProviderMetadata
-from .errors import LocalError
+from .errors import LocalError, sanitize
 from .exchange import ExchangedToken, TokenExchange, exchange_after_login
 from .keychain import (
     STORE_CHOICES,
@@ -40,7 +40,12 @@ __all__ = ["Account", "LoginResult", "login", "provider_options"]
 
 @dataclass(frozen=True)
 class Account:
-    """Who logged in: ``sub`` and a name to show (never assumed verified)."""
+    """Who logged in: ``sub`` and a name to show (never assumed verified).
+
+    ``sub`` is the claim as sent, to compare with. ``display_name`` is safe to
+    print: control, bidi and surrogate characters in the provider's claim
+    became spaces (``errors.sanitize``, as the CLI shows provider text).
+    """
 
     sub: str | None
     display_name: str
@@ -49,11 +54,11 @@ class Account:
     def from_claims(cls, claims: Mapping[str, Any] | None) -> Account:
         claims = claims or {}
         sub = claims.get("sub") if isinstance(claims.get("sub"), str) else None
-        for key in ("email", "preferred_username"):
-            value = claims.get(key)
-            if isinstance(value, str) and value:
-                return cls(sub=sub, display_name=value)
-        return cls(sub=sub, display_name=sub or "unknown account")
+        for value in (claims.get("email"), claims.get("preferred_username"), sub):
+            shown = sanitize(value) if isinstance(value, str) else ""
+            if shown:
+                return cls(sub=sub, display_name=shown)
+        return cls(sub=sub, display_name="unknown account")
 
 
 @dataclass(frozen=True)
@@ -296,7 +301,7 @@ def _device_login(
     from .browser import browser_unavailable_reason
     from .browser import open_browser as launch
     from .device import poll_for_tokens, request_device_authorization
-    from .errors import ValidationError, sanitize
+    from .errors import ValidationError
     from .oauth2 import check_id_token, check_scopes, provider_metadata
     from .progress import waiting
     from .tokens import client_auth

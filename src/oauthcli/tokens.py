@@ -32,6 +32,9 @@ __all__ = [
 # Longer lifetimes than this are clamped: nothing is valid for ten years.
 MAX_EXPIRES_IN = 10 * 365 * 24 * 3600
 _DIGITS = re.compile(r"[0-9]{1,12}")
+# RFC 6749 section 3.3: scope-tokens of NQCHAR (%x21 / %x23-5B / %x5D-7E)
+# between spaces. A run of spaces is let through; GitHub's comma is NQCHAR.
+_SCOPE = re.compile(r"[ !#-\[\]-~]*")
 _TOKEN_TYPES = {"bearer": "Bearer", "dpop": "DPoP"}
 
 
@@ -117,6 +120,28 @@ def _optional_string(doc: Mapping[str, Any], key: str) -> str | None:
     if not all(" " <= ch <= "~" for ch in value):
         raise ValidationError(
             f"the token response's {key} has characters outside visible ASCII",
+            code="invalid_token_response",
+        )
+    return value
+
+
+def _scope(doc: Mapping[str, Any], response: str = "the token response") -> str | None:
+    """``scope`` as sent, or None; ValidationError if it breaks RFC 6749 3.3.
+
+    Anything else (a terminal escape, a bidi override, a lone surrogate) would
+    reach the stored login and every program that prints the granted scope.
+    """
+    value = doc.get("scope")
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(
+            f"{response}'s scope is not a string", code="invalid_token_response"
+        )
+    if not _SCOPE.fullmatch(value):
+        raise ValidationError(
+            f"{response}'s scope has characters that no scope-token may hold "
+            "(RFC 6749 section 3.3); the token is not used",
             code="invalid_token_response",
         )
     return value
@@ -252,11 +277,7 @@ def parse_token_response(
             code="invalid_token_response",
         )
     lifetime = _expires_in(doc.get("expires_in"))
-    scope = doc.get("scope")
-    if scope is not None and not isinstance(scope, str):
-        raise ValidationError(
-            "the token response's scope is not a string", code="invalid_token_response"
-        )
+    scope = _scope(doc)
     return TokenSet(
         access_token=access_token,
         token_type=token_type,
