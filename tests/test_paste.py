@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from clirun import cli_env, login_args, stored
+from evilprovider import EvilProvider, ScriptedUser
 from localprovider import HTTP_USER, LocalProvider
 from oauthcli.browser import browser_unavailable_reason, is_wsl
 
@@ -151,6 +154,54 @@ def test_the_library_takes_pastes_from_any_stream(
             )
             token = flow.access_token_request(flow.authorization_request())
     assert provider.introspect(token)["active"] is True
+
+
+def test_the_reader_stops_reading_when_the_browser_wins() -> None:
+    """Regression: the reader outlived the login and took the host's next line,
+    then failed on the closed listener with a traceback."""
+    from oauthcli import PKCE, CSRFState, OAuth2, OAuth2Constants
+
+    failures: list[BaseException | None] = []
+    previous_hook = threading.excepthook
+    threading.excepthook = lambda args: failures.append(args.exc_value)
+    read_end, write_end = os.pipe()
+    try:
+        with (
+            EvilProvider() as provider,
+            os.fdopen(read_end) as host_stdin,
+            os.fdopen(write_end, "w") as typed,
+        ):
+            constants = OAuth2Constants(
+                provider.client_id, provider.issuer, login_timeout=5
+            )
+            browser = ScriptedUser()
+            with PKCE() as pkce, CSRFState() as csrf:
+                flow = OAuth2(
+                    pkce,
+                    csrf,
+                    constants,
+                    opener=browser,
+                    notify=lambda _: None,
+                    paste_input=host_stdin,
+                )
+                try:
+                    flow.authorization_request()
+                finally:
+                    flow.close()
+            browser.wait()
+
+            typed.write("the host program's own line\n")
+            typed.flush()
+            ready, _, _ = select.select([host_stdin], [], [], 2)
+            assert ready, "the paste reader took the host program's line"
+            assert host_stdin.readline() == "the host program's own line\n"
+            for thread in threading.enumerate():
+                if thread.name == "oauthcli-paste":
+                    thread.join(timeout=2)
+                    assert not thread.is_alive()
+    finally:
+        threading.excepthook = previous_hook
+    assert failures == []
 
 
 @pytest.mark.parametrize(

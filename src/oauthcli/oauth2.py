@@ -222,9 +222,10 @@ class OAuth2:
         _warm_up(("jwt", "filelock") if c.wants_openid else ("filelock",))
         pasting = can_read_pastes(self._paste_input)
         self._announce(request.url, redirect_uri, metadata, pasting)
+        stop_reading = threading.Event()
         with self._waiting(redirect_uri, metadata, pasting) as status:
             if pasting and status.lines is not None:
-                start_paste_reader(server, status.lines, status.notify)
+                start_paste_reader(server, status.lines, status.notify, stop_reading)
             hint = self._wsl_hint(redirect_uri, metadata, pasting)
             try:
                 return server.wait(c.login_timeout)
@@ -242,6 +243,7 @@ class OAuth2:
                     ) from None
                 raise
             finally:
+                stop_reading.set()  # its next line is the host program's
                 if hint is not None:
                     hint.cancel()
 

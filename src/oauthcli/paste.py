@@ -7,19 +7,29 @@ While the loopback listener waits, a reader takes such lines from standard
 input; whichever arrives first, the pasted address or the real redirect,
 completes the login. A pasted address goes through exactly the checks of a
 real callback (``iss``, ``state``, ``error``, ``code``).
+
+When the wait ends the reader stops reading: the stream is usually the host
+program's own standard input, and its next line is not ours. So a stream
+with a file descriptor is read only once ``select`` says a line is there,
+never by a blocking ``readline`` that would outlive the login.
 """
 
 from __future__ import annotations
 
+import codecs
 import os
+import select
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Protocol, TextIO
 from urllib.parse import urlsplit
 
 from .loopback import MAX_REQUEST_LINE, LoopbackServer
 
 __all__ = ["Lines", "can_read_pastes", "start_paste_reader"]
+
+POLL_INTERVAL = 0.1  # how soon the reader notices that the wait ended
 
 
 class Lines(Protocol):
@@ -57,13 +67,68 @@ def _query_of(text: str) -> str | None:
     return None
 
 
+def _descriptor(stream: Lines) -> int | None:
+    """The file descriptor ``select`` can wait on, if ``stream`` has one."""
+    if sys.platform == "win32":  # select() takes sockets only there
+        return None
+    fileno = getattr(stream, "fileno", None)  # not on a live status's keyboard
+    if fileno is None:
+        return None
+    try:
+        return int(fileno())
+    except (OSError, ValueError):  # an in-memory stream
+        return None
+
+
+def _lines_until(fd: int, encoding: str, stop: threading.Event) -> Iterator[str]:
+    """The lines arriving on ``fd``, read only while ``stop`` is not set."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    pending = ""
+    while not stop.is_set():
+        try:
+            ready, _, _ = select.select([fd], [], [], POLL_INTERVAL)
+            if stop.is_set():
+                return
+            data = os.read(fd, 4096) if ready else None
+        except OSError:
+            return
+        if data is None:
+            continue
+        if not data:  # end of input: its last line may lack a newline
+            if pending:
+                yield pending
+            return
+        pending += decoder.decode(data)
+        *lines, pending = pending.split("\n")
+        for line in lines:
+            yield line + "\n"
+
+
 def start_paste_reader(
-    server: LoopbackServer, stream: Lines, notify: Callable[[str], None]
+    server: LoopbackServer,
+    stream: Lines,
+    notify: Callable[[str], None],
+    stop: threading.Event,
 ) -> threading.Thread:
-    """Read pasted addresses from ``stream`` until one ends the login."""
+    """Read pasted addresses from ``stream`` until one ends the login.
+
+    Set ``stop`` when the wait ends: from then on nothing more is read from
+    a stream with a file descriptor. One without (a live status's keyboard,
+    an in-memory stream) must end its input itself; its lines that come
+    after ``stop`` are ignored.
+    """
+    redirect_uri = server.redirect_uri  # the listener is closed after the wait
+    fd = _descriptor(stream)
+    if fd is None:
+        lines: Iterator[str] = iter(stream.readline, "")
+    else:
+        encoding = getattr(stream, "encoding", None) or "utf-8"
+        lines = _lines_until(fd, encoding, stop)
 
     def read() -> None:
-        for line in iter(stream.readline, ""):
+        for line in lines:
+            if stop.is_set():
+                return
             text = line.strip()
             if not text:
                 continue
@@ -71,7 +136,7 @@ def start_paste_reader(
             if query is None:
                 notify(
                     "That is not the address the browser ended on: it starts with "
-                    f"{server.redirect_uri} and contains ?code= or ?error=. "
+                    f"{redirect_uri} and contains ?code= or ?error=. "
                     "Still waiting."
                 )
                 continue
