@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from oauthcli.errors import LocalError
 from oauthcli.pkce import PKCE, code_challenge, new_code_verifier
 
 UNRESERVED = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
@@ -94,9 +95,9 @@ def test_pkce_context_manager_wipes_the_verifier_on_exit() -> None:
     with PKCE() as pkce:
         pkce.construct_challenge()
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(LocalError):
         _ = pkce.verifier
-    with pytest.raises(RuntimeError):
+    with pytest.raises(LocalError):
         _ = pkce.challenge
 
 
@@ -112,12 +113,12 @@ def test_pkce_context_manager_wipes_the_verifier_when_the_block_fails() -> None:
     with pytest.raises(KeyError):
         _fail_inside(pkce)
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(LocalError):
         _ = pkce.verifier
 
 
 def test_verifier_before_construct_challenge_is_an_error() -> None:
-    with pytest.raises(RuntimeError, match="construct_challenge"):
+    with pytest.raises(LocalError, match="construct_challenge"):
         _ = PKCE().verifier
 
 

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from oauthcli.errors import LocalError
 from oauthcli.state import CSRFState
 
 BASE64URL_43 = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -36,9 +37,9 @@ def test_csrf_state_is_wiped_on_exit() -> None:
     with CSRFState() as csrf:
         pass
 
-    with pytest.raises(RuntimeError, match="wiped"):
+    with pytest.raises(LocalError, match="wiped"):
         _ = csrf.state
-    with pytest.raises(RuntimeError, match="wiped"):
+    with pytest.raises(LocalError, match="wiped"):
         _ = csrf.nonce
 
 
@@ -48,7 +49,7 @@ def test_csrf_state_is_wiped_when_the_block_fails() -> None:
     with pytest.raises(KeyError), csrf:
         raise KeyError("login failed")
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(LocalError):
         _ = csrf.state
 
 
@@ -58,3 +59,20 @@ def test_csrf_state_repr_redacts_both_values() -> None:
             assert csrf.state not in shown
             assert csrf.nonce not in shown
             assert "[redacted]" in shown
+
+
+def test_csrf_state_entered_again_holds_new_values() -> None:
+    csrf = CSRFState()
+    with csrf:
+        first = (csrf.state, csrf.nonce)
+    with csrf:
+        second = (csrf.state, csrf.nonce)
+
+    assert first[0] != second[0]
+    assert first[1] != second[1]
+
+
+def test_csrf_state_is_where_the_seed_sdk_kept_it() -> None:
+    from oauthcli.csrf import CSRFState as from_seed_path
+
+    assert from_seed_path is CSRFState

@@ -182,7 +182,9 @@ class LocalError(OAuthCLIError):
 
     Codes: ``port_in_use``, ``no_free_port``, ``timeout``, ``browser_failed``,
     ``store_failed``, ``invalid_argument``, ``dpop_bound`` (a DPoP-bound
-    token asked for by a program that can only send Bearer tokens).
+    token asked for by a program that can only send Bearer tokens),
+    ``flow_finished`` (an ``OAuth2`` flow, ``PKCE`` or ``CSRFState`` used
+    again, out of order or after its ``with`` block: one login each).
     """
 
     code = "local_failure"

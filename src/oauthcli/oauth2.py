@@ -109,7 +109,13 @@ class OAuth2:
         self._paste_input = paste_input
         self.dpop_key = dpop_key
         self._metadata: ProviderMetadata | None = None
-        self._request: AuthorizationRequest | None = None
+        self._redirect_uri: str | None = None
+        # Whether this flow's state, nonce and challenge have left the process
+        # (one authorization request per flow), and the request whose code is
+        # still to be redeemed (once).
+        self._requested = False
+        self._request_sent: AuthorizationRequest | None = None
+        self._pending: AuthorizationRequest | None = None
         self.id_token_claims: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
@@ -125,8 +131,8 @@ class OAuth2:
 
     @property
     def redirect_uri(self) -> str | None:
-        """The exact ``redirect_uri`` of the last authorization request."""
-        return self._request.redirect_uri if self._request else None
+        """The exact ``redirect_uri`` of the authorization request."""
+        return self._redirect_uri
 
     def _authorization_params(
         self, redirect_uri: str, connection: str | None, extra: Mapping[str, str]
@@ -167,13 +173,24 @@ class OAuth2:
     ) -> str:
         """Legs A + B: send the user to the provider and return the code.
 
-        ``connection`` is passed as the Auth0 parameter of that name.
+        ``connection`` is passed as the Auth0 parameter of that name. A flow
+        makes one authorization request: its state, nonce and code challenge
+        belong to that request alone (a retry needs a new flow, with a new
+        ``PKCE`` and ``CSRFState``).
         """
+        if self._requested:
+            raise _finished(
+                "this OAuth2 flow has made its authorization request; each login "
+                "needs a new flow, with a new PKCE and CSRFState"
+            )
+        _held(self.csrf_state)
         try:
-            return self._authorize(connection, extra_params or {})
+            code = self._authorize(connection, extra_params or {})
         except BaseException:
             self.close()  # no token request follows a failed leg B
             raise
+        self._pending = self._request_sent
+        return code
 
     def _authorize(
         self, connection: str | None, extra_params: Mapping[str, str]
@@ -208,7 +225,9 @@ class OAuth2:
             code_verifier=self.pkce.verifier,
             url=self._authorization_url(metadata, params),
         )
-        self._request = request
+        self._redirect_uri = redirect_uri
+        self._requested = True
+        self._request_sent = request
         server.serve(
             lambda callback: validate_callback(callback, request),
             on_forged=lambda: self._notify(
@@ -391,11 +410,25 @@ class OAuth2:
         return self.token_request(auth_code).access_token
 
     def token_request(self, auth_code: str) -> TokenSet:
-        """Legs C + D, returning the whole checked token set."""
-        if self._request is None:
-            raise RuntimeError("call authorization_request() first")
+        """Legs C + D, returning the whole checked token set.
+
+        The code of the flow's authorization request is redeemed once, and
+        only while the ``PKCE`` and ``CSRFState`` blocks of the flow last.
+        """
+        request, self._pending = self._pending, None
+        if request is None:
+            raise _finished(
+                "no authorization code to redeem: a flow redeems the code of its "
+                "own authorization_request(), once"
+            )
         try:
-            return self._redeem(auth_code, self._request)
+            if _held(self.pkce) != request.code_verifier:
+                raise _finished(
+                    "the flow's PKCE made a new challenge after the authorization "
+                    "request; its code cannot be redeemed"
+                )
+            _held(self.csrf_state)
+            return self._redeem(auth_code, request)
         finally:
             self.close()
 
@@ -459,6 +492,22 @@ class OAuth2:
     def close(self) -> None:
         """Close the back-channel connections (reopened if used again)."""
         self._http.close()
+
+
+def _finished(message: str) -> LocalError:
+    return LocalError(message, code="flow_finished")
+
+
+def _held(holder: PKCE | CSRFState) -> str:
+    """The PKCE verifier or the state a flow relies on; an error once its
+    ``with`` block has ended (the values are gone)."""
+    try:
+        return holder.verifier if isinstance(holder, PKCE) else holder.state
+    except LocalError as exc:
+        raise _finished(
+            f"the {type(holder).__name__} of this flow no longer holds its values "
+            "(its with block has ended); the login must happen inside it"
+        ) from exc
 
 
 def _or_device(metadata: ProviderMetadata, form: str) -> str:

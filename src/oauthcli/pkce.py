@@ -11,6 +11,7 @@ import re
 from types import TracebackType
 from typing import Final
 
+from .errors import LocalError
 from .utils import base64url_encode, random_token
 
 __all__ = ["PKCE", "code_challenge", "new_code_verifier"]
@@ -29,6 +30,13 @@ def code_challenge(code_verifier: str) -> str:
     if not _VERIFIER.fullmatch(code_verifier):
         raise ValueError("a code_verifier is 43-128 characters of [A-Za-z0-9-._~]")
     return base64url_encode(hashlib.sha256(code_verifier.encode("ascii")).digest())
+
+
+def _empty(name: str) -> LocalError:
+    return LocalError(
+        f"no {name}: call construct_challenge() first (inside the with block)",
+        code="flow_finished",
+    )
 
 
 class PKCE:
@@ -68,13 +76,13 @@ class PKCE:
     @property
     def verifier(self) -> str:
         if self._verifier is None:
-            raise RuntimeError("no code_verifier: call construct_challenge() first")
+            raise _empty("code_verifier")
         return self._verifier
 
     @property
     def challenge(self) -> str:
         if self._challenge is None:
-            raise RuntimeError("no code_challenge: call construct_challenge() first")
+            raise _empty("code_challenge")
         return self._challenge
 
     def wipe(self) -> None:

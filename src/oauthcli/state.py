@@ -9,9 +9,17 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from .errors import LocalError
 from .utils import random_token
 
 __all__ = ["CSRFState"]
+
+
+def _wiped() -> LocalError:
+    return LocalError(
+        "this CSRFState was wiped when its with block ended; use it inside one",
+        code="flow_finished",
+    )
 
 
 class CSRFState:
@@ -21,7 +29,8 @@ class CSRFState:
     ...     len(csrf.state)
     43
 
-    Both are dropped when the block ends.
+    Both are dropped when the block ends; entering the object again makes
+    new ones.
     """
 
     def __init__(self) -> None:
@@ -29,6 +38,8 @@ class CSRFState:
         self._nonce: str | None = random_token(32)
 
     def __enter__(self) -> CSRFState:
+        if self._state is None:
+            self._state, self._nonce = random_token(32), random_token(32)
         return self
 
     def __exit__(
@@ -42,13 +53,13 @@ class CSRFState:
     @property
     def state(self) -> str:
         if self._state is None:
-            raise RuntimeError("this CSRFState was wiped; make a new one per login")
+            raise _wiped()
         return self._state
 
     @property
     def nonce(self) -> str:
         if self._nonce is None:
-            raise RuntimeError("this CSRFState was wiped; make a new one per login")
+            raise _wiped()
         return self._nonce
 
     def wipe(self) -> None:

@@ -1,0 +1,146 @@
+"""The seed flow object, ``OAuth2``: one authorization request and one
+redemption per flow, only inside its ``PKCE`` and ``CSRFState`` blocks.
+
+A flow whose state, nonce and challenge served one request never serves
+another (RFC 6749 section 10.12, OIDC Core 3.1.2.1), and its code and
+verifier go to the token endpoint once (checklist CSRF-02). Against the
+hostile provider, which logs every request it gets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from evilprovider import DELETE, EvilProvider, ScriptedUser
+from oauthcli import PKCE, CSRFState, LocalError, OAuth2, OAuth2Constants, OAuthCLIError
+
+
+@pytest.fixture
+def op() -> Iterator[EvilProvider]:
+    with EvilProvider() as provider:
+        yield provider
+
+
+def flow(op: EvilProvider, pkce: PKCE, csrf_state: CSRFState) -> OAuth2:
+    constants = OAuth2Constants(
+        client_id=op.client_id, authz_server_host=op.issuer, login_timeout=5.0
+    )
+    return OAuth2(
+        pkce, csrf_state, constants, opener=ScriptedUser(), notify=lambda _: None
+    )
+
+
+def test_a_code_is_redeemed_once(op: EvilProvider, oauthcli_home: Path) -> None:
+    with PKCE() as pkce, CSRFState() as csrf_state:
+        login = flow(op, pkce, csrf_state)
+        code = login.authorization_request()
+        assert login.access_token_request(code)
+
+        with pytest.raises(LocalError) as again:
+            login.access_token_request(code)
+
+    assert again.value.code == "flow_finished"
+    assert len(op.requests("token")) == 1
+
+
+def test_no_token_request_follows_a_failed_authorization_request(
+    op: EvilProvider, oauthcli_home: Path
+) -> None:
+    op.redirect_overrides["iss"] = DELETE  # RFC 9207: refused at the callback
+    with PKCE() as pkce, CSRFState() as csrf_state:
+        login = flow(op, pkce, csrf_state)
+        with pytest.raises(OAuthCLIError) as refused:
+            login.authorization_request()
+        assert refused.value.code == "issuer_mismatch"
+
+        with pytest.raises(LocalError) as redeem:
+            login.access_token_request("a-code-from-anywhere")
+
+    assert redeem.value.code == "flow_finished"
+    assert op.requests("token") == []
+
+
+def test_a_flow_makes_one_authorization_request(
+    op: EvilProvider, oauthcli_home: Path
+) -> None:
+    with PKCE() as pkce, CSRFState() as csrf_state:
+        login = flow(op, pkce, csrf_state)
+        login.access_token_request(login.authorization_request())
+
+        with pytest.raises(LocalError) as again:
+            login.authorization_request()
+
+    assert again.value.code == "flow_finished"
+    assert len(op.requests("authorize")) == 1
+
+
+def test_a_token_request_before_the_authorization_request_is_refused(
+    op: EvilProvider, oauthcli_home: Path
+) -> None:
+    with PKCE() as pkce, CSRFState() as csrf_state, pytest.raises(LocalError) as early:
+        flow(op, pkce, csrf_state).token_request("a-code")
+
+    assert early.value.code == "flow_finished"
+    assert op.requests() == []
+
+
+def test_the_code_is_not_redeemed_after_the_blocks_of_the_flow_ended(
+    op: EvilProvider, oauthcli_home: Path
+) -> None:
+    with PKCE() as pkce, CSRFState() as csrf_state:
+        login = flow(op, pkce, csrf_state)
+        code = login.authorization_request()
+
+    with pytest.raises(LocalError) as late:
+        login.access_token_request(code)
+
+    assert late.value.code == "flow_finished"
+    assert op.requests("token") == []
+
+
+@pytest.mark.parametrize("ended", [PKCE, CSRFState])
+def test_either_wiped_holder_keeps_the_code_from_being_redeemed(
+    op: EvilProvider, oauthcli_home: Path, ended: type[PKCE | CSRFState]
+) -> None:
+    with PKCE() as pkce, CSRFState() as csrf_state:
+        login = flow(op, pkce, csrf_state)
+        code = login.authorization_request()
+        (pkce if ended is PKCE else csrf_state).wipe()  # what each exit does
+
+        with pytest.raises(LocalError) as late:
+            login.access_token_request(code)
+
+    assert late.value.code == "flow_finished"
+    assert f"the {ended.__name__} of this flow" in late.value.message
+    assert op.requests("token") == []
+
+
+def test_a_challenge_made_after_the_request_keeps_the_code_from_being_redeemed(
+    op: EvilProvider, oauthcli_home: Path
+) -> None:
+    with PKCE() as pkce, CSRFState() as csrf_state:
+        login = flow(op, pkce, csrf_state)
+        code = login.authorization_request()
+        pkce.construct_challenge()
+
+        with pytest.raises(LocalError) as changed:
+            login.access_token_request(code)
+
+    assert changed.value.code == "flow_finished"
+    assert op.requests("token") == []
+
+
+def test_a_wiped_csrf_state_is_refused_before_any_request(
+    op: EvilProvider, oauthcli_home: Path
+) -> None:
+    with CSRFState() as csrf_state:
+        pass
+
+    with PKCE() as pkce, pytest.raises(LocalError) as wiped:
+        flow(op, pkce, csrf_state).authorization_request()
+
+    assert wiped.value.code == "flow_finished"
+    assert op.requests() == []
