@@ -859,3 +859,24 @@ def test_cb_12_a_form_post_carrying_the_code_is_refused_unread(
     assert time.monotonic() - started < 2  # the promised megabyte is not awaited
     wait_briefly(server)
     finish(server)
+
+
+def test_closing_the_listener_cuts_off_connections_still_open() -> None:
+    """An idle connection and one halfway through its request line are
+    ended when the login ends, not served until REQUEST_DEADLINE."""
+    with LoopbackServer(spec()) as listener:
+        request = request_for(listener)
+        listener.serve(lambda params: validate_callback(params, request))
+        idle = socket.create_connection(("127.0.0.1", listener.port), timeout=5)
+        half = socket.create_connection(("127.0.0.1", listener.port), timeout=5)
+        half.sendall(b"GET /callback?state=")
+        time.sleep(0.3)  # both accepted and waiting for their requests
+    try:
+        for conn in (idle, half):
+            conn.settimeout(2.0)
+            started = time.monotonic()
+            assert conn.recv(1024) == b""
+            assert time.monotonic() - started < 2.0
+    finally:
+        idle.close()
+        half.close()

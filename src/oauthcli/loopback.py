@@ -259,18 +259,34 @@ class _Shared:
         self.lock = threading.Lock()
         self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self._pending: dict[socket.socket, float] = {}  # no request line yet
+        self._open: set[socket.socket] = set()  # every connection being served
+        self._closed = False
         self._pending_lock = threading.Lock()
 
     def waiting(self, connection: socket.socket) -> None:
         with self._pending_lock:
+            if self._closed:  # accepted just before the listener closed
+                _drop(connection)
+                return
             self._pending[connection] = time.monotonic()
+            self._open.add(connection)
 
     def started(self, connection: socket.socket) -> None:
         with self._pending_lock:
             self._pending.pop(connection, None)
 
     def done(self, connection: socket.socket) -> None:
-        self.started(connection)
+        with self._pending_lock:
+            self._pending.pop(connection, None)
+            self._open.discard(connection)
+
+    def drop_all(self) -> None:
+        """Cut off every connection still open (the listener is closing)."""
+        with self._pending_lock:
+            self._closed = True
+            connections = list(self._open)
+        for connection in connections:
+            _drop(connection)
 
     def take_slot(self) -> bool:
         """A worker slot; when all are busy, drop the oldest idle connection."""
@@ -607,3 +623,6 @@ class LoopbackServer:
             thread.join(timeout=2)
         for server in servers:
             server.server_close()
+        # An idle or half-sent connection would otherwise keep its thread
+        # serving until REQUEST_DEADLINE, after the login has ended.
+        self._shared.drop_all()
