@@ -86,3 +86,58 @@ def test_a_redirect_path_the_browser_might_rewrite_is_refused(path: str) -> None
     with pytest.raises(LocalError) as caught:
         OAuth2Constants("cli", "idp.test", redirect_url=f"http://127.0.0.1{path}")
     assert caught.value.code == "invalid_argument"
+
+
+@pytest.mark.parametrize(
+    "ports",
+    [(0,), (70000,), (-1,), "8020", (True,), ("8020",), 8020, (8020, None)],
+    ids=[
+        "zero",
+        "over-65535",
+        "negative",
+        "a-string",
+        "a-bool",
+        "str-items",
+        "an-int",
+        "none-item",
+    ],
+)
+def test_redirect_ports_that_are_not_ports_are_refused_at_construction(
+    ports: object,
+) -> None:
+    # Port 0 was sent to the provider as http://127.0.0.1:0/callback.
+    with pytest.raises(LocalError) as refused:
+        OAuth2Constants("cli", "idp.test", redirect_ports=ports)  # type: ignore[arg-type]
+    assert refused.value.code == "invalid_argument"
+    assert "redirect_ports" in refused.value.message
+
+
+def test_redirect_ports_take_a_list_or_a_range() -> None:
+    listed = OAuth2Constants("cli", "idp.test", redirect_ports=[8020, 8022])  # type: ignore[arg-type]
+    ranged = OAuth2Constants("cli", "idp.test", redirect_ports=range(8020, 8023))  # type: ignore[arg-type]
+    assert listed.redirect_ports == (8020, 8022)
+    assert ranged.redirect_spec().ports == (8020, 8021, 8022)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"max_age": "5m"}, {"max_age": "²"}, {"max_age": "-1"}, {"prompt": 1}, {"": "x"}],
+    ids=[
+        "max_age-5m",
+        "max_age-superscript",
+        "max_age-negative",
+        "int-value",
+        "empty-name",
+    ],
+)
+def test_extra_params_that_cannot_be_sent_or_checked_are_refused_at_construction(
+    params: dict[str, object],
+) -> None:
+    with pytest.raises(LocalError) as refused:
+        OAuth2Constants("cli", "idp.test", extra_params=params)  # type: ignore[arg-type]
+    assert refused.value.code == "invalid_argument"
+
+
+def test_max_age_in_whole_seconds_is_accepted() -> None:
+    constants = OAuth2Constants("cli", "idp.test", extra_params={"max_age": "0"})
+    assert constants.extra_params == {"max_age": "0"}

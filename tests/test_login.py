@@ -548,4 +548,4 @@ def test_a_claims_parameter_nested_5000_deep_asks_for_no_acr() -> None:
         authz_server_host="https://idp.example.test",
         extra_params={"claims": "[" * 5000 + "]" * 5000},
     )
-    assert _essential_acr(constants) is None
+    assert _essential_acr(constants.extra_params) is None

@@ -9,6 +9,7 @@ hostile provider, which logs every request it gets.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -143,4 +144,32 @@ def test_a_wiped_csrf_state_is_refused_before_any_request(
         flow(op, pkce, csrf_state).authorization_request()
 
     assert wiped.value.code == "flow_finished"
+    assert op.requests() == []
+
+
+def test_a_max_age_given_to_one_request_is_checked_against_auth_time(
+    op: EvilProvider, oauthcli_home: Path
+) -> None:
+    # Only the constants' max_age was checked; one passed to the call was
+    # sent and then forgotten, so a stale authentication went through.
+    op.id_token_claims["auth_time"] = int(time.time()) - 3600
+    with PKCE() as pkce, CSRFState() as csrf_state:
+        login = flow(op, pkce, csrf_state)
+        code = login.authorization_request(extra_params={"max_age": "60"})
+        with pytest.raises(OAuthCLIError) as stale:
+            login.access_token_request(code)
+
+    assert stale.value.code == "invalid_id_token"
+    assert "max_age" in stale.value.message
+
+
+def test_a_max_age_that_is_not_seconds_is_refused_before_the_browser(
+    op: EvilProvider, oauthcli_home: Path
+) -> None:
+    with PKCE() as pkce, CSRFState() as csrf_state:
+        login = flow(op, pkce, csrf_state)
+        with pytest.raises(LocalError) as refused:
+            login.authorization_request(extra_params={"max_age": "5m"})
+
+    assert refused.value.code == "invalid_argument"
     assert op.requests() == []

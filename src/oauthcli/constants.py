@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import cast
 from urllib.parse import urlsplit
 
 from .errors import LocalError
@@ -15,6 +16,7 @@ __all__ = [
     "SCOPE_SEPARATORS",
     "OAuth2Constants",
     "RedirectSpec",
+    "check_extra_params",
     "parse_ports",
 ]
 
@@ -82,6 +84,40 @@ def parse_ports(text: str) -> tuple[int, ...]:
     return tuple(dict.fromkeys(ports))
 
 
+def _valid_ports(ports: object) -> tuple[int, ...]:
+    """``redirect_ports`` as a tuple of ports 1-65535, or an error naming it."""
+    checked: tuple[object, ...] | None = None
+    if isinstance(ports, Iterable) and not isinstance(ports, (str, bytes)):
+        checked = tuple(ports)
+    if checked is None or not all(
+        type(port) is int and 1 <= port <= 65535 for port in checked
+    ):
+        raise LocalError(
+            f"redirect_ports {ports!r} must be port numbers from 1 to 65535 (a "
+            "list or range of ints; parse_ports reads 'A-B' or 'A,B')",
+            code="invalid_argument",
+        )
+    return cast("tuple[int, ...]", checked)
+
+
+def check_extra_params(params: Mapping[str, str]) -> None:
+    """Refuse extra authorization parameters that cannot be sent or checked,
+    before any request: names and values must be strings, and ``max_age``
+    whole seconds (the ID token's ``auth_time`` is checked against it)."""
+    for name, value in params.items():
+        if not isinstance(name, str) or not name or not isinstance(value, str):
+            raise LocalError(
+                f"extra parameter {name!r}: names and values must be strings",
+                code="invalid_argument",
+            )
+    max_age = params.get("max_age")
+    if max_age is not None and not (max_age.isascii() and max_age.isdigit()):
+        raise LocalError(
+            f"the max_age parameter {max_age!r} must be whole seconds (e.g. 300)",
+            code="invalid_argument",
+        )
+
+
 @dataclass(frozen=True)
 class OAuth2Constants:
     """What identifies the client and the provider; no per-login secrets.
@@ -141,7 +177,9 @@ class OAuth2Constants:
     def __post_init__(self) -> None:
         if not self.client_id:
             raise LocalError("client_id is empty", code="invalid_argument")
+        object.__setattr__(self, "redirect_ports", _valid_ports(self.redirect_ports))
         self.redirect_spec()  # fail early on a redirect oauthcli cannot serve
+        check_extra_params(self.extra_params)
         method = self.token_endpoint_auth_method
         if method not in (None, "none", "client_secret_basic", "client_secret_post"):
             raise LocalError(

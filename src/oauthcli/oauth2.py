@@ -32,7 +32,7 @@ from .authorization import (
     validate_callback,
 )
 from .browser import Opener, browser_unavailable_reason, is_wsl, open_browser
-from .constants import OAuth2Constants
+from .constants import OAuth2Constants, check_extra_params
 from .discovery import (
     ProviderMetadata,
     discover,
@@ -110,6 +110,7 @@ class OAuth2:
         self.dpop_key = dpop_key
         self._metadata: ProviderMetadata | None = None
         self._redirect_uri: str | None = None
+        self._extra_sent: Mapping[str, str] = oauth2_constants.extra_params
         # Whether this flow's state, nonce and challenge have left the process
         # (one authorization request per flow), and the request whose code is
         # still to be redeemed (once).
@@ -156,7 +157,9 @@ class OAuth2:
             params["audience"] = c.audience
         if connection:
             params["connection"] = connection
-        for key, value in {**c.extra_params, **extra}.items():
+        # What the ID token is checked against (max_age, an essential acr).
+        self._extra_sent = {**c.extra_params, **extra}
+        for key, value in self._extra_sent.items():
             if key in params:
                 raise LocalError(
                     f"parameter {key!r} is set by oauthcli and cannot be overridden",
@@ -184,6 +187,7 @@ class OAuth2:
                 "needs a new flow, with a new PKCE and CSRFState"
             )
         _held(self.csrf_state)
+        check_extra_params(extra_params or {})
         try:
             code = self._authorize(connection, extra_params or {})
         except BaseException:
@@ -486,7 +490,13 @@ class OAuth2:
         metadata: ProviderMetadata,
     ) -> dict[str, Any]:
         return check_id_token(
-            self._http, self.constants, metadata, tokens, request.nonce, self._jwks
+            self._http,
+            self.constants,
+            metadata,
+            tokens,
+            request.nonce,
+            self._jwks,
+            extra_params=self._extra_sent,
         )
 
     def close(self) -> None:
@@ -595,8 +605,16 @@ def check_id_token(
     tokens: TokenSet,
     nonce: str | None,
     jwks_cache: JWKSCache = JWKS,
+    *,
+    extra_params: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Validate the ID token of a token response (OIDC Core 3.1.3.7)."""
+    """Validate the ID token of a token response (OIDC Core 3.1.3.7).
+
+    ``extra_params`` are the extra parameters the authorization request
+    sent (by default the constants'): a ``max_age`` there requires a recent
+    enough ``auth_time``, an essential ``acr`` claim request its value.
+    """
+    sent = constants.extra_params if extra_params is None else extra_params
     if tokens.id_token is None:
         raise ValidationError(
             "the token response has no id_token although openid was requested",
@@ -622,28 +640,23 @@ def check_id_token(
         allowed_algs=metadata.id_token_signing_alg_values_supported,
         leeway=constants.leeway,
         now=time.time(),
-        auth_max_age=_requested_max_age(constants),
-        acr_values=_essential_acr(constants),
+        auth_max_age=_requested_max_age(sent),
+        acr_values=_essential_acr(sent),
         extra_issuers=constants.id_token_issuers,
     )
 
 
-def _requested_max_age(constants: OAuth2Constants) -> float | None:
-    value = constants.extra_params.get("max_age")
-    if value is None:
-        return None
-    if not value.isdigit():
-        raise LocalError(
-            "the max_age parameter must be whole seconds", code="invalid_argument"
-        )
-    return float(value)
+def _requested_max_age(params: Mapping[str, str]) -> float | None:
+    check_extra_params(params)  # whole seconds, as checked before the request
+    value = params.get("max_age")
+    return None if value is None else float(value)
 
 
-def _essential_acr(constants: OAuth2Constants) -> tuple[str, ...] | None:
+def _essential_acr(params: Mapping[str, str]) -> tuple[str, ...] | None:
     """The ``acr`` values of an essential claim request (OIDC Core 5.5.1.1)."""
     import json
 
-    raw = constants.extra_params.get("claims")
+    raw = params.get("claims")
     if raw is None:
         return None
     try:
