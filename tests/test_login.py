@@ -19,7 +19,15 @@ import pytest
 
 from clirun import cli_env, login_args, oauthcli, stored
 from localprovider import HTTP_USER, LocalProvider
-from oauthcli import PKCE, CSRFState, OAuth2, OAuth2Constants, set_commands
+from oauthcli import (
+    PKCE,
+    CSRFState,
+    LocalError,
+    OAuth2,
+    OAuth2Constants,
+    login,
+    set_commands,
+)
 from oauthcli.pkce import code_challenge
 from oauthcli.session import Account
 
@@ -523,8 +531,6 @@ def test_the_listener_port_is_free_once_login_returns(
     than the return of ``login``."""
     import urllib.parse
 
-    from oauthcli import login
-
     seen: list[int] = []
 
     def user(url: str) -> bool:
@@ -549,3 +555,30 @@ def test_a_claims_parameter_nested_5000_deep_asks_for_no_acr() -> None:
         extra_params={"claims": "[" * 5000 + "]" * 5000},
     )
     assert _essential_acr(constants.extra_params) is None
+
+
+@pytest.mark.parametrize("device", [False, True], ids=["browser", "device"])
+def test_a_profile_name_the_store_refuses_fails_before_the_browser(
+    provider: LocalProvider, device: bool
+) -> None:
+    # It failed only when the login was stored, after the user had logged in.
+    opened: list[str] = []
+
+    def opener(url: str) -> bool:
+        opened.append(url)
+        return True
+
+    constants = OAuth2Constants(
+        client_id="cli-app", authz_server_host=provider.issuer, login_timeout=2
+    )
+    with pytest.raises(LocalError) as refused:
+        login(
+            constants,
+            profile="../x",
+            device=device,
+            opener=opener,
+            notify=lambda _: None,
+        )
+    assert refused.value.code == "invalid_argument"
+    assert "profile name" in refused.value.message
+    assert opened == []

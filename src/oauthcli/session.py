@@ -29,7 +29,14 @@ from .keychain import (
 from .oauth2 import Notify, OAuth2, notify_stderr
 from .pkce import PKCE
 from .state import CSRFState
-from .store import StoreDamaged, profile_lock, read_entry, set_aside, write_entry
+from .store import (
+    StoreDamaged,
+    profile_lock,
+    profile_path,
+    read_entry,
+    set_aside,
+    write_entry,
+)
 from .tokens import TokenSet
 
 if TYPE_CHECKING:
@@ -195,6 +202,8 @@ def login(
             f"token store {token_store!r} is not one of {', '.join(STORE_CHOICES)}",
             code="invalid_argument",
         )
+    if store:
+        profile_path(profile)  # a name the store refuses fails before the browser
     notify = notify or notify_stderr
     dpop_key: DPoPKey | None
     if device:
