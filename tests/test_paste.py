@@ -156,6 +156,40 @@ def test_the_library_takes_pastes_from_any_stream(
     assert provider.introspect(token)["active"] is True
 
 
+def test_the_host_programs_lines_behind_the_paste_stay_on_its_stdin(
+    provider: LocalProvider, tmp_path: Path
+) -> None:
+    """Regression: the reader took 4096 bytes at a time, so the host's next
+    line, arriving in one write with the pasted address, was lost."""
+    from oauthcli import PKCE, CSRFState, OAuth2, OAuth2Constants
+
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end) as host_stdin, os.fdopen(write_end, "w") as typed:
+
+        def remote_browser(url: str) -> bool:
+            pasted = browse_elsewhere(url, tmp_path)
+            typed.write(f"{pasted}\nthe host program's own line\n")
+            typed.flush()
+            return True
+
+        constants = OAuth2Constants("cli-app", provider.issuer)
+        with PKCE() as pkce, CSRFState() as csrf:
+            flow = OAuth2(
+                pkce,
+                csrf,
+                constants,
+                opener=remote_browser,
+                notify=lambda _: None,
+                paste_input=host_stdin,
+            )
+            token = flow.access_token_request(flow.authorization_request())
+
+        assert provider.introspect(token)["active"] is True
+        ready, _, _ = select.select([host_stdin], [], [], 2)
+        assert ready, "the paste reader took the host program's line"
+        assert host_stdin.readline() == "the host program's own line\n"
+
+
 def test_the_reader_stops_reading_when_the_browser_wins() -> None:
     """Regression: the reader outlived the login and took the host's next line,
     then failed on the closed listener with a traceback."""

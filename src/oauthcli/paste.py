@@ -10,8 +10,13 @@ real callback (``iss``, ``state``, ``error``, ``code``).
 
 When the wait ends the reader stops reading: the stream is usually the host
 program's own standard input, and its next line is not ours. So a stream
-with a file descriptor is read only once ``select`` says a line is there,
-never by a blocking ``readline`` that would outlive the login.
+with a file descriptor is read only once ``select`` says input is there,
+never by a blocking ``readline`` that would outlive the login, and one byte
+at a time, so that nothing past the line that ends the login is taken.
+On Windows, where ``select`` takes sockets only, the stream's own
+``readline`` is used: there the reader may take one more line after the
+login, and a program that reads its standard input afterwards should not
+pass it as ``paste_input``.
 """
 
 from __future__ import annotations
@@ -81,7 +86,11 @@ def _descriptor(stream: Lines) -> int | None:
 
 
 def _lines_until(fd: int, encoding: str, stop: threading.Event) -> Iterator[str]:
-    """The lines arriving on ``fd``, read only while ``stop`` is not set."""
+    """The lines arriving on ``fd``, read only while ``stop`` is not set.
+
+    Bytes are read one at a time: a pipe may already hold the host
+    program's next lines behind the pasted one, and they must stay there.
+    """
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
     pending = ""
     while not stop.is_set():
@@ -89,7 +98,7 @@ def _lines_until(fd: int, encoding: str, stop: threading.Event) -> Iterator[str]
             ready, _, _ = select.select([fd], [], [], POLL_INTERVAL)
             if stop.is_set():
                 return
-            data = os.read(fd, 4096) if ready else None
+            data = os.read(fd, 1) if ready else None
         except OSError:
             return
         if data is None:
@@ -99,9 +108,9 @@ def _lines_until(fd: int, encoding: str, stop: threading.Event) -> Iterator[str]
                 yield pending
             return
         pending += decoder.decode(data)
-        *lines, pending = pending.split("\n")
-        for line in lines:
-            yield line + "\n"
+        if pending.endswith("\n"):
+            line, pending = pending, ""
+            yield line
 
 
 def start_paste_reader(
