@@ -349,3 +349,34 @@ def test_the_profile_remembers_the_device_flow_and_the_env_makes_it_the_default(
     )
     assert other.returncode == 0, other.stderr
     assert "enter the code" in other.stderr
+
+
+def test_a_device_login_does_not_check_a_max_age_it_never_sent(
+    oauthcli_home: Path,
+) -> None:
+    # The device request sends scope and client_id only, yet the ID token's
+    # auth_time was held to the profile's max_age (kept from browser logins).
+    import time
+
+    from evilprovider import EvilProvider
+    from oauthcli import OAuth2Constants, login
+
+    with EvilProvider() as op:
+        op.id_token_claims["auth_time"] = int(time.time()) - 3600
+        constants = OAuth2Constants(
+            client_id=op.client_id,
+            authz_server_host=op.issuer,
+            extra_params={"max_age": "60"},
+        )
+        result = login(
+            constants,
+            device=True,
+            open_browser=False,
+            notify=lambda _: None,
+            sleep=lambda _: None,
+            store=False,
+        )
+        sent = op.requests("device_authorization")[0].form
+
+    assert "max_age" not in sent
+    assert result.account.sub

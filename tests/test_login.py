@@ -582,3 +582,11 @@ def test_a_profile_name_the_store_refuses_fails_before_the_browser(
     assert refused.value.code == "invalid_argument"
     assert "profile name" in refused.value.message
     assert opened == []
+
+
+@pytest.mark.parametrize("profile", [None, 5], ids=["none", "an-int"])
+def test_a_profile_that_is_not_a_string_is_our_own_error(profile: object) -> None:
+    constants = OAuth2Constants(client_id="cli-app", authz_server_host="idp.test")
+    with pytest.raises(LocalError) as refused:
+        login(constants, profile=profile, notify=lambda _: None)  # type: ignore[arg-type]
+    assert refused.value.code == "invalid_argument"

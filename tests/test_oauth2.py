@@ -173,3 +173,84 @@ def test_a_max_age_that_is_not_seconds_is_refused_before_the_browser(
 
     assert refused.value.code == "invalid_argument"
     assert op.requests() == []
+
+
+def test_a_csrf_state_sent_by_one_flow_is_refused_by_the_next(
+    op: EvilProvider, oauthcli_home: Path
+) -> None:
+    # A retry with a new flow but the same CSRFState sent its state and
+    # nonce a second time.
+    with PKCE() as pkce, CSRFState() as csrf_state:
+        first = flow(op, pkce, csrf_state)
+        first.access_token_request(first.authorization_request())
+
+        with pytest.raises(LocalError) as reused:
+            flow(op, pkce, csrf_state).authorization_request()
+
+    assert reused.value.code == "flow_finished"
+    assert "CSRFState" in reused.value.message
+    assert len(op.requests("authorize")) == 1
+
+
+def test_a_failed_pushed_request_is_not_pushed_again_by_the_same_flow(
+    op: EvilProvider, oauthcli_home: Path
+) -> None:
+    # The push sends state, nonce and challenge before anything else can fail.
+    op.par_status = 500
+    constants = OAuth2Constants(
+        client_id=op.client_id, authz_server_host=op.issuer, login_timeout=5.0, par=True
+    )
+    with PKCE() as pkce, CSRFState() as csrf_state:
+        login = OAuth2(
+            pkce, csrf_state, constants, opener=ScriptedUser(), notify=lambda _: None
+        )
+        with pytest.raises(OAuthCLIError) as failed:
+            login.authorization_request()
+        assert failed.value.code != "flow_finished"
+
+        with pytest.raises(LocalError) as again:
+            login.authorization_request()
+
+    assert again.value.code == "flow_finished"
+    assert len(op.requests("par")) == 1
+
+
+def test_a_login_after_the_pkce_block_ended_is_refused_before_any_request(
+    op: EvilProvider, oauthcli_home: Path
+) -> None:
+    # A wiped PKCE quietly made a new verifier that outlived every block.
+    with PKCE() as pkce:
+        pass
+
+    with CSRFState() as csrf_state, pytest.raises(LocalError) as ended:
+        flow(op, pkce, csrf_state).authorization_request()
+
+    assert ended.value.code == "flow_finished"
+    assert op.requests() == []
+
+
+def test_extra_params_changed_after_construction_are_not_sent(
+    op: EvilProvider, oauthcli_home: Path
+) -> None:
+    params = {"max_age": "300"}
+    constants = OAuth2Constants(
+        client_id=op.client_id,
+        authz_server_host=op.issuer,
+        login_timeout=5.0,
+        extra_params=params,
+    )
+    params["max_age"] = "5m"
+    with PKCE() as pkce, CSRFState() as csrf_state:
+        login = OAuth2(
+            pkce, csrf_state, constants, opener=ScriptedUser(), notify=lambda _: None
+        )
+        assert login.access_token_request(login.authorization_request())
+
+    assert op.requests("authorize")[0].query["max_age"] == "300"
+
+
+@pytest.mark.parametrize("extra", [None, [("max_age", "60")]], ids=["none", "pairs"])
+def test_extra_params_that_are_not_a_mapping_are_our_own_error(extra: object) -> None:
+    with pytest.raises(LocalError) as refused:
+        OAuth2Constants("cli", "idp.test", extra_params=extra)  # type: ignore[arg-type]
+    assert refused.value.code == "invalid_argument"

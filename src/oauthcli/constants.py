@@ -104,6 +104,12 @@ def check_extra_params(params: Mapping[str, str]) -> None:
     """Refuse extra authorization parameters that cannot be sent or checked,
     before any request: names and values must be strings, and ``max_age``
     whole seconds (the ID token's ``auth_time`` is checked against it)."""
+    if not isinstance(params, Mapping):
+        raise LocalError(
+            f"extra parameters must be a mapping of names to values, not "
+            f"{type(params).__name__}",
+            code="invalid_argument",
+        )
     for name, value in params.items():
         if not isinstance(name, str) or not name or not isinstance(value, str):
             raise LocalError(
@@ -180,6 +186,8 @@ class OAuth2Constants:
         object.__setattr__(self, "redirect_ports", _valid_ports(self.redirect_ports))
         self.redirect_spec()  # fail early on a redirect oauthcli cannot serve
         check_extra_params(self.extra_params)
+        # A copy of its own: the caller's dict changed later is not sent.
+        object.__setattr__(self, "extra_params", dict(self.extra_params))
         method = self.token_endpoint_auth_method
         if method not in (None, "none", "client_secret_basic", "client_secret_post"):
             raise LocalError(

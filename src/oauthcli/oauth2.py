@@ -139,7 +139,7 @@ class OAuth2:
         self, redirect_uri: str, connection: str | None, extra: Mapping[str, str]
     ) -> dict[str, str]:
         c = self.constants
-        _, challenge = self.pkce.construct_challenge()
+        challenge = self.pkce.challenge
         params = {
             "response_type": "code",
             "client_id": c.client_id,
@@ -188,6 +188,13 @@ class OAuth2:
             )
         _held(self.csrf_state)
         check_extra_params(extra_params or {})
+        check_extra_params({**self.constants.extra_params, **(extra_params or {})})
+        # From here the state, nonce and challenge may leave the process (a
+        # pushed request sends them before the browser opens): whatever
+        # happens next, they serve no other request.
+        self._requested = True
+        self.csrf_state.mark_sent()
+        self.pkce.construct_challenge()
         try:
             code = self._authorize(connection, extra_params or {})
         except BaseException:
@@ -230,7 +237,6 @@ class OAuth2:
             url=self._authorization_url(metadata, params),
         )
         self._redirect_uri = redirect_uri
-        self._requested = True
         self._request_sent = request
         server.serve(
             lambda callback: validate_callback(callback, request),

@@ -47,6 +47,7 @@ class PKCE:
 
     On exit the verifier and challenge are dropped; Python cannot scrub the
     memory of a ``str``, but nothing keeps a reference once the block ends.
+    A wiped PKCE makes no new challenge until it is entered again.
     """
 
     challenge_method: Final = "S256"
@@ -54,8 +55,10 @@ class PKCE:
     def __init__(self) -> None:
         self._verifier: str | None = None
         self._challenge: str | None = None
+        self._wiped = False
 
     def __enter__(self) -> PKCE:
+        self._wiped = False
         return self
 
     def __exit__(
@@ -68,6 +71,11 @@ class PKCE:
 
     def construct_challenge(self) -> tuple[str, str]:
         """Create, keep and return a new ``(code_verifier, code_challenge)``."""
+        if self._wiped:
+            raise LocalError(
+                "this PKCE was wiped when its with block ended; use it inside one",
+                code="flow_finished",
+            )
         verifier = new_code_verifier()
         self._verifier = verifier
         self._challenge = code_challenge(verifier)
@@ -89,6 +97,7 @@ class PKCE:
         """Forget the verifier and challenge."""
         self._verifier = None
         self._challenge = None
+        self._wiped = True
 
     def __repr__(self) -> str:
         held = "held" if self._verifier is not None else "empty"

@@ -378,7 +378,9 @@ def _device_login(
             )
         check_scopes(c, tokens)
         claims = (
-            check_id_token(http, c, metadata, tokens, nonce=None)
+            # The device request sends no extra parameters (max_age, claims),
+            # so none of them is checked.
+            check_id_token(http, c, metadata, tokens, nonce=None, extra_params={})
             if c.wants_openid
             else None
         )

@@ -30,16 +30,19 @@ class CSRFState:
     43
 
     Both are dropped when the block ends; entering the object again makes
-    new ones.
+    new ones. They serve one authorization request: ``mark_sent`` records
+    that it was made, and refuses a second.
     """
 
     def __init__(self) -> None:
         self._state: str | None = random_token(32)
         self._nonce: str | None = random_token(32)
+        self._sent = False
 
     def __enter__(self) -> CSRFState:
         if self._state is None:
             self._state, self._nonce = random_token(32), random_token(32)
+            self._sent = False
         return self
 
     def __exit__(
@@ -61,6 +64,22 @@ class CSRFState:
         if self._nonce is None:
             raise _wiped()
         return self._nonce
+
+    def mark_sent(self) -> None:
+        """Record that the state and nonce go out in an authorization request.
+
+        Raises ``LocalError`` ``flow_finished`` if they already went out in
+        one (another flow's): a retry needs new values.
+        """
+        if self._state is None:
+            raise _wiped()
+        if self._sent:
+            raise LocalError(
+                "this CSRFState's state and nonce were sent in another authorization "
+                "request; a retry needs a new CSRFState",
+                code="flow_finished",
+            )
+        self._sent = True
 
     def wipe(self) -> None:
         self._state = None

@@ -222,7 +222,8 @@ def home() -> Path:
 
 def _valid_name(profile: str) -> bool:
     return (
-        0 < len(profile) <= 64
+        isinstance(profile, str)
+        and 0 < len(profile) <= 64
         and profile[0] not in ".-"
         and all(ch in _NAME_CHARS for ch in profile)
     )
