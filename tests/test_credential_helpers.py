@@ -295,3 +295,31 @@ def test_docker_credential_oauthcli_help_uses_its_own_name(oauthcli_home: Path) 
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Usage: docker-credential-oauthcli [OPTIONS]")
     assert "Examples:" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "host", "warned"),
+    [
+        (["--profile", "default"], "anywhere.example", True),
+        ([], "git.example.test", True),  # listed by a profile (as https)
+        ([], "elsewhere.example", False),  # someone else's remote: quiet
+    ],
+    ids=["explicit-profile", "listed-host", "other-host"],
+)
+def test_a_plain_http_remote_of_ours_is_told_why_it_gets_no_token(
+    oauthcli_home: Path, args: list[str], host: str, warned: bool
+) -> None:
+    # It was silent without -v, so a user whose remote was http:// saw git
+    # prompt for a password and no reason.
+    (oauthcli_home / "config.toml").write_text(
+        '[profiles.default]\nhosts = ["git.example.test"]\n'
+    )
+    result = oauthcli(
+        "git-credential",
+        *args,
+        "get",
+        env={**os.environ, "OAUTHCLI_HOME": str(oauthcli_home)},
+        input=f"protocol=http\nhost={host}\n\n",
+    )
+    assert (result.returncode, result.stdout) == (0, "")
+    assert ("is not https, so no token is sent" in result.stderr) is warned

@@ -118,6 +118,16 @@ def _fresh_tokens(name: str, rejected: str | None = None) -> Any:
     return tokens
 
 
+def _ours(profile: str | None, host: str) -> bool:
+    """Whether --profile is given or a profile lists ``host`` (as https)."""
+    if profile:
+        return True
+    try:
+        return bool(host) and _profile_for_server(None, _server(host)) is not None
+    except OAuthCLIError:  # several profiles list it: ours all the same
+        return True
+
+
 def _username(profile: str) -> str:
     from ._common import profile_settings
 
@@ -143,9 +153,17 @@ def git_credential(profile: str | None, action: str) -> int:
     protocol = request.get("protocol", "")
     host = request.get("host", "")
     if protocol != "https":
-        # Never hand a token to a plain-http remote.
+        # Never hand a token to a plain-http remote; say so when the remote is
+        # one of ours (--profile, or a profile lists its host), since that
+        # is a refusal the user has to act on, not a remote of someone else.
         shown = sanitize(protocol, 20) or "no protocol"
-        log.info("%s is not https; git tries its next helper", shown)
+        if action == "get" and _ours(profile, host):
+            say(
+                f"oauthcli: {shown}://{sanitize(host)} is not https, so no token is "
+                "sent to it; use an https remote"
+            )
+        else:
+            log.info("%s is not https; git tries its next helper", shown)
         return EXIT_OK
     name = _profile_for_server(profile, _server(host) if host else None)
     if name is None:
