@@ -187,3 +187,10 @@ def test_the_openid_scope_hint_names_no_oauthcli_command_in_an_embedding_program
         "log in again with the scope 'openid profile email'"
     )
     assert "oauthcli login" not in raised.value.message
+
+
+def test_verbose_whoami_userinfo_shows_the_userinfo_step(env: dict[str, str]) -> None:
+    # -v showed nothing; only --debug showed the request.
+    result = oauthcli("-v", "whoami", "--userinfo", env=env)
+    assert result.returncode == 0
+    assert "asking the UserInfo endpoint" in result.stderr

@@ -15,6 +15,7 @@ import shlex
 from typing import Any
 
 from ._hints import OAUTHCLI_LOGIN, login_command
+from ._log import log
 from .challenges import asks_for_dpop_nonce
 from .dpop import NONCES, nonce_of
 from .errors import LocalError, LoginRequired, TransportError, ValidationError
@@ -105,6 +106,7 @@ def userinfo(profile: str, *, min_ttl: float = DEFAULT_MIN_TTL) -> dict[str, Any
             "the provider has no userinfo_endpoint", code="no_userinfo_endpoint"
         )
     endpoint = check_endpoint_url(endpoint, "userinfo_endpoint")
+    log.info("asking the UserInfo endpoint %s about the user", endpoint)
     with HTTP(timeout=USERINFO_TIMEOUT, ca_file=settings.get("ca_file")) as http:
         response = _get(http, endpoint, credentials)
     if response.status_code == 401:
