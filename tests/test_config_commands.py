@@ -576,6 +576,9 @@ def test_profiles_show_of_a_stored_login_only_shows_what_is_stored(
 
 
 def test_config_get_of_an_unset_key_says_so_and_exits_1(oauthcli_home: Path) -> None:
+    (oauthcli_home / "config.toml").write_text(
+        '[profiles.dev]\nissuer = "https://idp.test"\n'
+    )
     result = oauthcli(
         "config", "get", "--profile", "dev", "scope", env=home_env(oauthcli_home)
     )
@@ -583,6 +586,21 @@ def test_config_get_of_an_unset_key_says_so_and_exits_1(oauthcli_home: Path) -> 
     assert result.stdout == ""
     # Prefixed like every other message oauthcli writes to stderr.
     assert result.stderr == "oauthcli: scope is not set in profile dev\n"
+
+
+def test_config_get_in_a_profile_that_does_not_exist_says_so(
+    oauthcli_home: Path,
+) -> None:
+    # A mistyped profile name read as a key that is not set.
+    (oauthcli_home / "config.toml").write_text(
+        '[profiles.dev]\nissuer = "https://idp.test"\n'
+    )
+    result = oauthcli(
+        "config", "get", "--profile", "dve", "issuer", env=home_env(oauthcli_home)
+    )
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.startswith("oauthcli: there is no profile dve ")
+    assert "oauthcli profiles list" in result.stderr
 
 
 def test_config_get_of_a_mistyped_key_suggests_the_key(oauthcli_home: Path) -> None:

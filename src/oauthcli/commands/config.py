@@ -124,6 +124,16 @@ def config_get(profile: str | None, key: str) -> int:
         )
     resolved = resolve_login_options(name, {})
     if key not in resolved:
+        from ..config import load_config
+        from ..store import list_profiles
+
+        if name not in load_config().profiles and name not in list_profiles():
+            say(
+                f"oauthcli: there is no profile {name} (config.toml has no "
+                f"[profiles.{name}] and no login is stored under it); "
+                "`oauthcli profiles list` shows them"
+            )
+            return 1
         say(f"oauthcli: {key} is not set in profile {name}")
         return 1  # like `git config`: unset is 1, not an error message's 2
     click.echo(resolved.shown(key))
