@@ -101,6 +101,36 @@ def test_c04_a_pasted_address_is_checked_like_a_callback(
     assert "does not belong to this login" in stderr
 
 
+def test_the_end_of_stdin_is_told_and_the_redirect_still_logs_in(
+    provider: LocalProvider, oauthcli_home: Path, tmp_path: Path
+) -> None:
+    # After `printf 'hello\n' | oauthcli login`, it said "Still waiting" and
+    # nothing told the user that no paste could come any more.
+    import urllib.request
+
+    env = cli_env(oauthcli_home, None, WSL_DISTRO_NAME="Ubuntu")
+    process, output = start_login(provider, env, "--no-browser", "--timeout", "60")
+    assert process.stdin is not None
+    assert process.stderr is not None
+    process.stdin.write("hello\n")
+    process.stdin.close()
+    seen = ""
+    while "Standard input has ended" not in seen:
+        line = process.stderr.readline()
+        assert line, f"login ended early: {seen}"
+        seen += line
+    assert "nothing more can be pasted" in seen
+
+    ended_on = browse_elsewhere(output.rsplit("\n", 1)[1], tmp_path)
+    with urllib.request.urlopen(ended_on, timeout=10) as answer:
+        assert answer.status == 200
+    assert process.wait(timeout=60) == 0
+    process.stderr.close()
+    assert process.stdout is not None
+    process.stdout.close()
+    assert stored(oauthcli_home) is not None
+
+
 def test_a_pasted_error_ends_the_login_with_its_code(
     provider: LocalProvider, oauthcli_home: Path, tmp_path: Path
 ) -> None:

@@ -155,6 +155,11 @@ def start_paste_reader(
                 "That address does not belong to this login (its state does not "
                 "match). Still waiting."
             )
+        if not stop.is_set():
+            notify(
+                "Standard input has ended, so nothing more can be pasted; still "
+                "waiting for the browser's redirect (Ctrl-C to stop)."
+            )
 
     thread = threading.Thread(target=read, name="oauthcli-paste", daemon=True)
     thread.start()
