@@ -71,8 +71,14 @@ def machine_client_lines(oauthcli: str, issuer: str) -> list[str]:
     return lines
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def keep_running() -> int:
-    """Start the provider, print how to use it, wait for Ctrl-C."""
+    """Start the provider, print how to use it, wait for Ctrl-C (or SIGTERM:
+    both stop the provider and remove the temporary directory)."""
+    signal.signal(signal.SIGTERM, _interrupt)
     with tempfile.TemporaryDirectory(prefix="oauthcli-provider-") as tmp:
         work = Path(tmp)
         home = work / "home"
@@ -93,14 +99,15 @@ def keep_running() -> int:
                 f"{oauthcli} token",
                 *machine_client_lines(oauthcli, provider.issuer),
             ]
-            print("\n".join(lines), flush=True)
             try:
+                print("\n".join(lines), flush=True)
                 while provider.running:
                     time.sleep(0.5)
             except KeyboardInterrupt:
                 # A terminal's Ctrl-C reaches the whole process group, and may
                 # come twice: let the provider stop in peace.
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
                 say("\nStopping the provider.")
                 return 0
             say("The provider stopped; see its log above.")

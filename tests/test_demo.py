@@ -1,0 +1,37 @@
+"""scripts/demo.py: the README's demo and `make provider-up`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DEMO = Path(__file__).resolve().parent.parent / "scripts" / "demo.py"
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["term", "int"])
+def test_provider_up_cleans_up_its_directory_when_stopped(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    # SIGTERM stopped it without leaving the `with` blocks, so its
+    # oauthcli-provider-* directory stayed behind.
+    process = subprocess.Popen(
+        [sys.executable, str(DEMO), "--keep"],
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    assert "The local OpenID provider runs at http://127.0.0.1:" in first
+    assert any(tmp_path.glob("oauthcli-provider-*"))
+
+    process.send_signal(stop)
+    assert process.wait(timeout=30) == 0
+    process.stdout.close()
+    assert list(tmp_path.glob("oauthcli-provider-*")) == []
