@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -51,8 +52,13 @@ def test_a_flag_beats_the_environment_which_beats_the_file(
 
     shown = oauthcli("config", "show", env=env).stdout
 
-    assert "scope     = openid email    # environment OAUTHCLI_SCOPE" in shown
-    assert f"issuer    = https://file.example    # {oauthcli_home}" in shown
+    assert re.search(
+        r"^scope     = openid email +# environment OAUTHCLI_SCOPE$", shown, re.M
+    )
+    assert f"issuer    = https://file.example  # {oauthcli_home}" in shown
+    # The comments line up (a value shorter than the longest is padded).
+    columns = {line.index("  # ") for line in shown.splitlines()}
+    assert len(columns) == 1
 
 
 def test_an_invalid_config_names_the_file_line_and_key(oauthcli_home: Path) -> None:
@@ -571,8 +577,23 @@ def test_profiles_show_of_a_stored_login_only_shows_what_is_stored(
     )
     result = oauthcli("profiles", "show", "old", env=home_env(oauthcli_home))
     assert result.returncode == 0, result.stderr
-    assert "client_id = x    # stored login" in result.stdout
-    assert "issuer    = https://idp.test    # stored login" in result.stdout
+    assert re.search(r"^client_id = x +# stored login$", result.stdout, re.M)
+    assert "issuer    = https://idp.test  # stored login" in result.stdout
+
+
+def test_config_show_of_a_profile_only_stored_shows_the_stored_settings(
+    oauthcli_home: Path,
+) -> None:
+    # It said only "Profile 'default' sets nothing in .../config.toml".
+    os.environ["OAUTHCLI_HOME"] = str(oauthcli_home)
+    write_entry(
+        "default",
+        {"settings": {"issuer": "https://idp.test", "client_id": "x"}, "tokens": {}},
+    )
+    result = oauthcli("config", "show", env=home_env(oauthcli_home))
+    assert result.returncode == 0, result.stderr
+    assert "its stored login has" in result.stderr
+    assert "issuer    = https://idp.test  # stored login" in result.stdout
 
 
 def test_config_get_of_an_unset_key_says_so_and_exits_1(oauthcli_home: Path) -> None:

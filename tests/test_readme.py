@@ -304,11 +304,11 @@ def _expected_values(text: str) -> dict[str, dict[str, str]]:
 
 
 def _shown(output: str) -> dict[str, str]:
-    """``config show``'s ``key = value    # origin`` lines as a dict."""
+    """``config show``'s ``key = value  # origin`` lines as a dict."""
     shown = {}
     for line in output.splitlines():
-        key, _, value = line.split("    # ")[0].partition(" = ")
-        shown[key.strip()] = value
+        key, _, value = line.split("  # ")[0].partition(" = ")
+        shown[key.strip()] = value.rstrip()
     return shown
 
 

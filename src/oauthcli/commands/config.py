@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,7 +14,9 @@ from ._common import EXIT_OK, output_options, profile_name, profile_option, say
 if TYPE_CHECKING:
     from ..config import Config
 
-__all__ = ["COMMANDS", "show_resolved"]
+__all__ = ["COMMANDS", "show_resolved", "show_stored"]
+
+_VALUE_COLUMN = 40  # longer values push their comment out; shorter ones line up
 
 _EXAMPLES = """\b
 Examples:
@@ -69,14 +71,55 @@ def show_resolved(name: str, config: Config | None = None) -> None:
 
     resolved = resolve_login_options(name, {}, config=config)
     if not resolved.values:
+        from ..store import read_entry
+
+        entry = read_entry(name)
+        if entry is not None:
+            show_stored(name, entry.get("settings") or {})
+            return
         say(f"Profile {name!r} sets nothing in {resolved.config_path}.")
         return
-    keys = sorted(resolved.values)
-    width = max(len(key) for key in keys)
-    for key in keys:
-        value = sanitize(resolved.shown(key))
-        origin = sanitize(str(resolved.origins.get(key, "")))
-        click.echo(f"{key:<{width}} = {value}    # {origin}")
+    _echo_rows(
+        [
+            (
+                key,
+                sanitize(resolved.shown(key)),
+                sanitize(str(resolved.origins.get(key, ""))),
+            )
+            for key in sorted(resolved.values)
+        ]
+    )
+
+
+def show_stored(name: str, settings: dict[str, Any]) -> None:
+    """A stored login's settings, for a profile config.toml does not have."""
+    from ..config import KEYS
+    from ..errors import sanitize
+
+    say(f"Profile {name!r} is not in config.toml; its stored login has:")
+    rows = []
+    for key in sorted(settings):
+        value = settings[key]
+        if key not in KEYS or value is None:
+            continue
+        if KEYS[key].secret:
+            shown = "[redacted]"
+        elif isinstance(value, list | tuple):
+            shown = " ".join(str(item) for item in value)
+        else:
+            shown = str(value)
+        rows.append((key, sanitize(shown), "stored login"))
+    _echo_rows(rows)
+
+
+def _echo_rows(rows: list[tuple[str, str, str]]) -> None:
+    """``KEY = VALUE  # WHERE`` lines, with keys and comments in columns."""
+    if not rows:
+        return
+    key_width = max(len(key) for key, _, _ in rows)
+    value_width = min(max(len(value) for _, value, _ in rows), _VALUE_COLUMN)
+    for key, value, origin in rows:
+        click.echo(f"{key:<{key_width}} = {value:<{value_width}}  # {origin}")
 
 
 @config.command(

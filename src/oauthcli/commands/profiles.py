@@ -150,7 +150,7 @@ def profiles_show(name: str) -> int:
     """
     from ..config import load_config
     from ..store import read_entry
-    from .config import show_resolved
+    from .config import show_resolved, show_stored
 
     config = load_config()
     if name in config.profiles:
@@ -159,27 +159,8 @@ def profiles_show(name: str) -> int:
     entry = read_entry(name)
     if entry is None:
         raise LocalError(f"there is no profile {name!r}", code="invalid_argument")
-    _show_stored(name, entry.get("settings") or {})
+    show_stored(name, entry.get("settings") or {})
     return EXIT_OK
-
-
-def _show_stored(name: str, settings: dict[str, Any]) -> None:
-    """A stored login's settings, for a profile config.toml does not have."""
-    from ..config import KEYS
-    from ..errors import sanitize
-
-    say(f"Profile {name!r} is not in config.toml; its stored login has:")
-    keys = sorted(key for key in settings if key in KEYS and settings[key] is not None)
-    width = max((len(key) for key in keys), default=0)
-    for key in keys:
-        value = settings[key]
-        if KEYS[key].secret:
-            shown = "[redacted]"
-        elif isinstance(value, list | tuple):
-            shown = " ".join(str(item) for item in value)
-        else:
-            shown = str(value)
-        click.echo(f"{key:<{width}} = {sanitize(shown)}    # stored login")
 
 
 @profiles.command(
