@@ -368,11 +368,12 @@ def test_a_device_login_does_not_check_a_max_age_it_never_sent(
             authz_server_host=op.issuer,
             extra_params={"max_age": "60"},
         )
+        said: list[str] = []
         result = login(
             constants,
             device=True,
             open_browser=False,
-            notify=lambda _: None,
+            notify=said.append,
             sleep=lambda _: None,
             store=False,
         )
@@ -380,3 +381,5 @@ def test_a_device_login_does_not_check_a_max_age_it_never_sent(
 
     assert "max_age" not in sent
     assert result.account.sub
+    # ... and the user is told that it was not sent.
+    assert any(line.startswith("Note: max_age has no effect") for line in said)

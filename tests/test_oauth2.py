@@ -254,3 +254,18 @@ def test_extra_params_that_are_not_a_mapping_are_our_own_error(extra: object) ->
     with pytest.raises(LocalError) as refused:
         OAuth2Constants("cli", "idp.test", extra_params=extra)  # type: ignore[arg-type]
     assert refused.value.code == "invalid_argument"
+
+
+def test_a_request_refused_before_anything_is_sent_leaves_the_flow_usable(
+    op: EvilProvider, oauthcli_home: Path
+) -> None:
+    # A parameter oauthcli owns was refused only after the flow and its
+    # CSRFState had been marked as sent, so the fixed call was refused too.
+    with PKCE() as pkce, CSRFState() as csrf_state:
+        login = flow(op, pkce, csrf_state)
+        with pytest.raises(LocalError) as refused:
+            login.authorization_request(extra_params={"state": "mine"})
+        assert refused.value.code == "invalid_argument"
+        assert op.requests() == []
+
+        assert login.access_token_request(login.authorization_request())

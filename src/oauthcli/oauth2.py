@@ -168,6 +168,35 @@ class OAuth2:
             params[key] = value
         return params
 
+    def _refuse_own_params(
+        self, extra: Mapping[str, str], connection: str | None
+    ) -> None:
+        """Refuse extra parameters that would replace oauthcli's own, before
+        anything is sent (the same rule ``_authorization_params`` applies)."""
+        c = self.constants
+        own = {
+            "response_type",
+            "client_id",
+            "redirect_uri",
+            "scope",
+            "state",
+            "code_challenge",
+            "code_challenge_method",
+        }
+        optional = {
+            "nonce": c.wants_openid,
+            "dpop_jkt": c.dpop or self.dpop_key is not None,
+            "audience": bool(c.audience),
+            "connection": bool(connection),
+        }
+        own |= {name for name, sent in optional.items() if sent}
+        for key in extra:
+            if key in own:
+                raise LocalError(
+                    f"parameter {key!r} is set by oauthcli and cannot be overridden",
+                    code="invalid_argument",
+                )
+
     def authorization_request(
         self,
         connection: str | None = None,
@@ -188,13 +217,15 @@ class OAuth2:
             )
         _held(self.csrf_state)
         check_extra_params(extra_params or {})
-        check_extra_params({**self.constants.extra_params, **(extra_params or {})})
+        extra = {**self.constants.extra_params, **(extra_params or {})}
+        check_extra_params(extra)
+        self._refuse_own_params(extra, connection)
+        self.pkce.construct_challenge()
         # From here the state, nonce and challenge may leave the process (a
         # pushed request sends them before the browser opens): whatever
         # happens next, they serve no other request.
         self._requested = True
         self.csrf_state.mark_sent()
-        self.pkce.construct_challenge()
         try:
             code = self._authorize(connection, extra_params or {})
         except BaseException:

@@ -343,6 +343,13 @@ def _device_login(
                 "authorization request for the browser to carry (RFC 8628 sends "
                 "its request to the provider directly)."
             )
+        if c.extra_params:
+            names = ", ".join(sorted(c.extra_params))
+            notify(
+                f"Note: {names} {'has' if len(c.extra_params) == 1 else 'have'} no "
+                "effect on a device login: its request to the provider carries "
+                "only the client and the scope (RFC 8628 section 3.1)."
+            )
         body, headers = client_auth(c.client_id, c.client_secret, c.auth_method)
         form = {"scope": c.scope, **body}
         if c.audience:
