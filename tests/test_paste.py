@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import select
@@ -286,3 +287,52 @@ def test_c05_no_display_means_no_browser_and_no_claim(
 ) -> None:
     monkeypatch.setattr("sys.platform", "linux")
     assert browser_unavailable_reason({}) is not None
+
+
+def test_dev_null_is_not_offered_for_pastes() -> None:
+    # cron, CI, `ssh -n`: it offered a paste, then said at once that input
+    # had ended.
+    from oauthcli.paste import can_read_pastes
+
+    with open(os.devnull) as null:
+        assert can_read_pastes(null) is False
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end) as pipe:
+        os.close(write_end)
+        assert can_read_pastes(pipe) is True
+
+
+def test_a_flood_of_lines_that_are_not_addresses_is_bounded() -> None:
+    """`yes | oauthcli login` printed a notice per line (megabytes a second)
+    and read its input for the whole wait."""
+    from oauthcli.constants import RedirectSpec
+    from oauthcli.loopback import LoopbackServer
+    from oauthcli.paste import INPUT_LIMIT, NOTICE_LIMIT, start_paste_reader
+
+    said: list[str] = []
+    stop = threading.Event()
+    read_end, write_end = os.pipe()
+    spec = RedirectSpec(host="127.0.0.1", path="/callback", ports=())
+    with LoopbackServer(spec) as server, os.fdopen(read_end) as stream:
+        server.serve(lambda params: "never")
+        reader = start_paste_reader(server, stream, said.append, stop)
+        writer = threading.Thread(
+            target=lambda: _write_quietly(write_end, b"y\n" * (INPUT_LIMIT // 2 + 10))
+        )
+        writer.start()
+        reader.join(timeout=120)
+        alive = reader.is_alive()
+        stop.set()
+        writer.join(timeout=10)  # what the reader left fits in the pipe
+        os.close(write_end)
+
+    assert not alive, "the reader still reads the flood"
+    not_addresses = [line for line in said if "That is not the address" in line]
+    assert len(not_addresses) == NOTICE_LIMIT
+    assert "ignored quietly" in not_addresses[-1]
+    assert "paste-back is off" in said[-1]
+
+
+def _write_quietly(fd: int, data: bytes) -> None:
+    with contextlib.suppress(OSError):  # the reader stopped, the pipe closed
+        os.write(fd, data)

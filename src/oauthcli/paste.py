@@ -24,6 +24,7 @@ from __future__ import annotations
 import codecs
 import os
 import select
+import stat
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -35,6 +36,11 @@ from .loopback import MAX_REQUEST_LINE, LoopbackServer
 __all__ = ["Lines", "can_read_pastes", "start_paste_reader"]
 
 POLL_INTERVAL = 0.1  # how soon the reader notices that the wait ended
+# Bounds on what a stream that is not a person pasting (`yes |`, a binary
+# file) costs: so many bytes read in all, so many notices about lines that
+# are not addresses.
+INPUT_LIMIT = 1 << 16  # four addresses of the longest kind
+NOTICE_LIMIT = 3
 
 
 class Lines(Protocol):
@@ -56,7 +62,9 @@ def can_read_pastes(stream: TextIO | None) -> bool:
     except (OSError, ValueError):
         return True  # an in-memory stream (tests, embedding programs)
     if not os.isatty(fd):
-        return True
+        # /dev/null (cron, CI, `ssh -n`): no character device but a terminal
+        # can bring a paste.
+        return not stat.S_ISCHR(os.fstat(fd).st_mode)
     try:
         return os.tcgetpgrp(fd) == os.getpgrp()
     except OSError:
@@ -108,8 +116,8 @@ def _lines_until(fd: int, encoding: str, stop: threading.Event) -> Iterator[str]
                 yield pending
             return
         pending += decoder.decode(data)
-        if pending.endswith("\n"):
-            line, pending = pending, ""
+        if pending.endswith("\n") or len(pending) > MAX_REQUEST_LINE:
+            line, pending = pending, ""  # an overlong line comes in pieces
             yield line
 
 
@@ -135,19 +143,34 @@ def start_paste_reader(
         lines = _lines_until(fd, encoding, stop)
 
     def read() -> None:
+        taken = notices = 0
         for line in lines:
             if stop.is_set():
+                return
+            taken += len(line)
+            if taken > INPUT_LIMIT:
+                notify(
+                    "That is more input than any address; paste-back is off. "
+                    "Still waiting for the browser's redirect (Ctrl-C to stop)."
+                )
                 return
             text = line.strip()
             if not text:
                 continue
             query = _query_of(text) if len(text) <= MAX_REQUEST_LINE else None
             if query is None:
-                notify(
-                    "That is not the address the browser ended on: it starts with "
-                    f"{redirect_uri} and contains ?code= or ?error=. "
-                    "Still waiting."
-                )
+                notices += 1
+                if notices <= NOTICE_LIMIT:
+                    more = (
+                        " (other such lines are ignored quietly)"
+                        if notices == NOTICE_LIMIT
+                        else ""
+                    )
+                    notify(
+                        "That is not the address the browser ended on: it starts "
+                        f"with {redirect_uri} and contains ?code= or ?error=. "
+                        f"Still waiting{more}."
+                    )
                 continue
             if server.submit(query):
                 return
