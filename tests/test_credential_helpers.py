@@ -323,3 +323,32 @@ def test_a_plain_http_remote_of_ours_is_told_why_it_gets_no_token(
     )
     assert (result.returncode, result.stdout) == (0, "")
     assert ("is not https, so no token is sent" in result.stderr) is warned
+
+
+@pytest.mark.parametrize(
+    ("config", "request_text"),
+    [
+        (
+            '[profiles.default]\nhosts = ["git.example.test"]\n',
+            "protocol=smtp\nhost=git.example.test\n\n",
+        ),
+        (
+            '[profiles.default\nhosts = ["git.example.test"]\n',
+            "protocol=http\nhost=other.example\n\n",
+        ),
+    ],
+    ids=["another-protocol", "config-with-a-typo"],
+)
+def test_the_plain_http_notice_is_for_http_remotes_of_ours_only(
+    oauthcli_home: Path, config: str, request_text: str
+) -> None:
+    # git asks a global helper about smtp:// and cert:// too, and a typo in
+    # config.toml made every http remote "ours".
+    (oauthcli_home / "config.toml").write_text(config)
+    result = oauthcli(
+        "git-credential",
+        "get",
+        env={**os.environ, "OAUTHCLI_HOME": str(oauthcli_home)},
+        input=request_text,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")

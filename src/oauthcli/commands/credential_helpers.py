@@ -119,13 +119,17 @@ def _fresh_tokens(name: str, rejected: str | None = None) -> Any:
 
 
 def _ours(profile: str | None, host: str) -> bool:
-    """Whether --profile is given or a profile lists ``host`` (as https)."""
+    """Whether --profile is given or a profile lists ``host`` (as https).
+
+    A config.toml that cannot be read makes no remote ours: the https
+    requests, which read it too, report what is wrong with it.
+    """
     if profile:
         return True
     try:
         return bool(host) and _profile_for_server(None, _server(host)) is not None
-    except OAuthCLIError:  # several profiles list it: ours all the same
-        return True
+    except OAuthCLIError:
+        return False
 
 
 def _username(profile: str) -> str:
@@ -157,7 +161,7 @@ def git_credential(profile: str | None, action: str) -> int:
         # one of ours (--profile, or a profile lists its host), since that
         # is a refusal the user has to act on, not a remote of someone else.
         shown = sanitize(protocol, 20) or "no protocol"
-        if action == "get" and _ours(profile, host):
+        if action == "get" and protocol == "http" and _ours(profile, host):
             say(
                 f"oauthcli: {shown}://{sanitize(host)} is not https, so no token is "
                 "sent to it; use an https remote"
