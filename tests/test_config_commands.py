@@ -705,3 +705,71 @@ def test_a_preset_parameter_is_named_with_its_flag(oauthcli_home: Path) -> None:
     )
     assert result.returncode == 2
     assert "needs base_url and realm (--base-url and --realm)" in result.stderr
+
+
+def test_config_show_of_a_stored_login_names_every_setting_by_its_config_key(
+    oauthcli_home: Path,
+) -> None:
+    # params, redirect_ports and redirect_url were left out: the store's
+    # names are not config.toml's.
+    os.environ["OAUTHCLI_HOME"] = str(oauthcli_home)
+    (oauthcli_home / "config.toml").write_text("[profiles.st]\n")
+    write_entry(
+        "st",
+        {
+            "settings": {
+                "issuer": "https://idp.test",
+                "client_id": "x",
+                "params": {"max_age": "300", "login_hint": "bob"},
+                "redirect_ports": [18120, 18121],
+                "redirect_url": "http://[::1]/cb",
+            },
+            "tokens": {},
+        },
+    )
+    result = oauthcli("config", "show", "--profile", "st", env=home_env(oauthcli_home))
+    assert result.returncode == 0, result.stderr
+    assert "Profile 'st' sets nothing in config.toml; its stored login has" in (
+        result.stderr
+    )
+    shown = {
+        line.split(" = ")[0].strip(): line.split(" = ")[1].split("  # ")[0].strip()
+        for line in result.stdout.splitlines()
+    }
+    assert shown == {
+        "client_id": "x",
+        "issuer": "https://idp.test",
+        "param": "max_age=300 login_hint=bob",
+        "port": "18120,18121",
+        "redirect_host": "[::1]",
+        "redirect_path": "/cb",
+    }
+
+
+def test_config_get_tells_an_unset_key_from_a_missing_profile(
+    oauthcli_home: Path,
+) -> None:
+    os.environ["OAUTHCLI_HOME"] = str(oauthcli_home)
+    write_entry("st", {"settings": {"issuer": "https://idp.test"}, "tokens": {}})
+    env = home_env(oauthcli_home)
+    only_env = {
+        **env,
+        "OAUTHCLI_PROFILE": "ci",
+        "OAUTHCLI_ISSUER": "https://id.example.com",
+    }
+
+    from_env = oauthcli("config", "get", "audience", env=only_env)
+    stored_only = oauthcli("config", "get", "--profile", "st", "issuer", env=env)
+    escaped = oauthcli("config", "get", "--profile", "a\u202eb", "issuer", env=env)
+    invalid = oauthcli("config", "get", "--profile", "../etc", "issuer", env=env)
+
+    assert (from_env.returncode, from_env.stderr) == (
+        1,
+        "oauthcli: audience is not set in profile ci\n",
+    )
+    assert stored_only.returncode == 1
+    assert "its stored login has one" in stored_only.stderr
+    assert escaped.returncode != 0
+    assert "\u202e" not in escaped.stderr
+    assert invalid.returncode == 2
+    assert "there is no profile" not in invalid.stderr

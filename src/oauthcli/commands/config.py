@@ -66,7 +66,7 @@ def config_path() -> int:
 
 def show_resolved(name: str, config: Config | None = None) -> None:
     """Every option of ``name`` with its value and where it came from."""
-    from ..config import resolve_login_options
+    from ..config import load_config, resolve_login_options
     from ..errors import sanitize
 
     resolved = resolve_login_options(name, {}, config=config)
@@ -75,9 +75,10 @@ def show_resolved(name: str, config: Config | None = None) -> None:
 
         entry = read_entry(name)
         if entry is not None:
-            show_stored(name, entry.get("settings") or {})
+            in_file = name in (config or load_config()).profiles
+            show_stored(name, entry.get("settings") or {}, in_file=in_file)
             return
-        say(f"Profile {name!r} sets nothing in {resolved.config_path}.")
+        say(f"Profile {sanitize(repr(name))} sets nothing in {resolved.config_path}.")
         return
     _echo_rows(
         [
@@ -91,25 +92,48 @@ def show_resolved(name: str, config: Config | None = None) -> None:
     )
 
 
-def show_stored(name: str, settings: dict[str, Any]) -> None:
-    """A stored login's settings, for a profile config.toml does not have."""
+def show_stored(name: str, settings: dict[str, Any], *, in_file: bool = False) -> None:
+    """A stored login's settings, under the config.toml keys that set them,
+    for a profile whose config.toml table sets nothing."""
     from ..config import KEYS
     from ..errors import sanitize
 
-    say(f"Profile {name!r} is not in config.toml; its stored login has:")
+    where = "sets nothing in config.toml" if in_file else "is not in config.toml"
+    say(f"Profile {sanitize(repr(name))} {where}; its stored login has:")
     rows = []
-    for key in sorted(settings):
-        value = settings[key]
+    for key, value in sorted(_as_config_keys(settings).items()):
         if key not in KEYS or value is None:
             continue
         if KEYS[key].secret:
             shown = "[redacted]"
+        elif key == "port" and isinstance(value, list | tuple):
+            shown = ",".join(str(port) for port in value)
+        elif isinstance(value, dict):
+            shown = " ".join(f"{k}={v}" for k, v in value.items())
         elif isinstance(value, list | tuple):
             shown = " ".join(str(item) for item in value)
         else:
             shown = str(value)
         rows.append((key, sanitize(shown), "stored login"))
     _echo_rows(rows)
+
+
+def _as_config_keys(settings: dict[str, Any]) -> dict[str, Any]:
+    """Stored login settings renamed as the config.toml keys that set them
+    (the store keeps ``params``, ``redirect_ports`` and ``redirect_url``)."""
+    from urllib.parse import urlsplit
+
+    keys = dict(settings)
+    keys["param"] = keys.pop("params", None)
+    keys["port"] = keys.pop("redirect_ports", None)
+    url = keys.pop("redirect_url", None)
+    if isinstance(url, str):
+        parts = urlsplit(url)
+        keys["redirect_host"] = (
+            parts.netloc.rsplit(":", 1)[0] if parts.port else (parts.netloc)
+        )
+        keys["redirect_path"] = parts.path or "/"
+    return keys
 
 
 def _echo_rows(rows: list[tuple[str, str, str]]) -> None:
@@ -168,16 +192,27 @@ def config_get(profile: str | None, key: str) -> int:
     resolved = resolve_login_options(name, {})
     if key not in resolved:
         from ..config import load_config
-        from ..store import list_profiles
+        from ..errors import sanitize
+        from ..store import profile_path, read_entry
 
-        if name not in load_config().profiles and name not in list_profiles():
+        profile_path(name)  # a name no profile can have: invalid_argument
+        entry = read_entry(name)
+        shown = sanitize(name)
+        if name not in load_config().profiles and entry is None and not resolved.values:
             say(
-                f"oauthcli: there is no profile {name} (config.toml has no "
-                f"[profiles.{name}] and no login is stored under it); "
+                f"oauthcli: there is no profile {shown} (config.toml has no "
+                f"[profiles.{shown}] and no login is stored under it); "
                 "`oauthcli profiles list` shows them"
             )
             return 1
-        say(f"oauthcli: {key} is not set in profile {name}")
+        stored = _as_config_keys((entry or {}).get("settings") or {})
+        if stored.get(key) is not None:
+            say(
+                f"oauthcli: {key} is not set in profile {shown}; its stored login "
+                f"has one (`oauthcli config show --profile {shown}`)"
+            )
+            return 1
+        say(f"oauthcli: {key} is not set in profile {shown}")
         return 1  # like `git config`: unset is 1, not an error message's 2
     click.echo(resolved.shown(key))
     return EXIT_OK
