@@ -79,6 +79,14 @@ def keep_running() -> int:
     """Start the provider, print how to use it, wait for Ctrl-C (or SIGTERM:
     both stop the provider and remove the temporary directory)."""
     signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _serve_until_interrupted()
+    except KeyboardInterrupt:  # before the provider was up: already cleaned up
+        say("Stopped before the provider was ready.")
+        return 130
+
+
+def _serve_until_interrupted() -> int:
     with tempfile.TemporaryDirectory(prefix="oauthcli-provider-") as tmp:
         work = Path(tmp)
         home = work / "home"

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -34,4 +35,26 @@ def test_provider_up_cleans_up_its_directory_when_stopped(
     process.send_signal(stop)
     assert process.wait(timeout=30) == 0
     process.stdout.close()
+    assert list(tmp_path.glob("oauthcli-provider-*")) == []
+
+
+def test_provider_up_stopped_while_starting_says_so_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    process = subprocess.Popen(
+        [sys.executable, str(DEMO), "--keep"],
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not any(tmp_path.glob("oauthcli-provider-*")):  # it is starting
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)
+
+    assert "Traceback" not in stderr
+    assert process.returncode in (0, 130)  # 0 when it was up already
     assert list(tmp_path.glob("oauthcli-provider-*")) == []
