@@ -336,3 +336,28 @@ def test_a_flood_of_lines_that_are_not_addresses_is_bounded() -> None:
 def _write_quietly(fd: int, data: bytes) -> None:
     with contextlib.suppress(OSError):  # the reader stopped, the pipe closed
         os.write(fd, data)
+
+
+def test_the_end_of_the_stream_is_reported_once_to_on_end() -> None:
+    from oauthcli.constants import RedirectSpec
+    from oauthcli.loopback import LoopbackServer
+    from oauthcli.paste import start_paste_reader
+
+    ended: list[bool] = []
+    said: list[str] = []
+    read_end, write_end = os.pipe()
+    spec = RedirectSpec(host="127.0.0.1", path="/callback", ports=())
+    with LoopbackServer(spec) as server, os.fdopen(read_end) as stream:
+        server.serve(lambda params: "never")
+        reader = start_paste_reader(
+            server,
+            stream,
+            said.append,
+            threading.Event(),
+            on_end=lambda: ended.append(True),
+        )
+        os.close(write_end)
+        reader.join(timeout=10)
+
+    assert ended == [True]
+    assert "Standard input has ended" in said[-1]

@@ -256,6 +256,38 @@ def test_ctrl_d_on_an_empty_line_ends_the_pastes(
     assert b"got ''" in terminal.output
 
 
+ENDED_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    from oauthcli.progress import waiting
+
+    ways = ["Ctrl-C to cancel", "paste the address here"]
+    with waiting("Waiting for the browser", ways, keyboard=sys.stdin) as status:
+        line = status.lines.readline()
+        status.input_ended()
+        time.sleep(1.0)  # a few redraws
+    print(f"got {line!r}")
+    """
+)
+
+
+def test_once_input_ends_the_status_stops_offering_a_paste(
+    tmp_path: Path, on_terminal: list[Terminal]
+) -> None:
+    # It said nothing more could be pasted and went on offering it.
+    path = tmp_path / "ended.py"
+    path.write_text(ENDED_SCRIPT)
+    terminal = start(on_terminal, [str(path)], terminal_env())
+    terminal.expect(b"paste the address here")
+    terminal.type(b"\x04")
+
+    assert terminal.finish() == 0
+    drawn = [f for f in frames(terminal.output) if b"Waiting for the browser" in f]
+    assert drawn
+    assert b"Ctrl-C to cancel" in drawn[-1]
+    assert b"paste the address here" not in drawn[-1]
+
+
 def test_ctrl_c_restores_the_terminal_mode_and_shows_the_cursor(
     script: str, on_terminal: list[Terminal]
 ) -> None:

@@ -285,7 +285,13 @@ class OAuth2:
         stop_reading = threading.Event()
         with self._waiting(redirect_uri, metadata, pasting) as status:
             if pasting and status.lines is not None:
-                start_paste_reader(server, status.lines, status.notify, stop_reading)
+                start_paste_reader(
+                    server,
+                    status.lines,
+                    status.notify,
+                    stop_reading,
+                    on_end=status.input_ended,
+                )
             hint = self._wsl_hint(redirect_uri, metadata, pasting)
             try:
                 return server.wait(c.login_timeout)

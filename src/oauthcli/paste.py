@@ -126,13 +126,15 @@ def start_paste_reader(
     stream: Lines,
     notify: Callable[[str], None],
     stop: threading.Event,
+    on_end: Callable[[], None] | None = None,
 ) -> threading.Thread:
     """Read pasted addresses from ``stream`` until one ends the login.
 
     Set ``stop`` when the wait ends: from then on nothing more is read from
     a stream with a file descriptor. One without (a live status's keyboard,
     an in-memory stream) must end its input itself; its lines that come
-    after ``stop`` are ignored.
+    after ``stop`` are ignored. ``on_end`` is called when the stream ends
+    (or is given up on) while the wait goes on.
     """
     redirect_uri = server.redirect_uri  # the listener is closed after the wait
     fd = _descriptor(stream)
@@ -153,6 +155,8 @@ def start_paste_reader(
                     "That is more input than any address; paste-back is off. "
                     "Still waiting for the browser's redirect (Ctrl-C to stop)."
                 )
+                if on_end is not None:
+                    on_end()
                 return
             text = line.strip()
             if not text:
@@ -183,6 +187,8 @@ def start_paste_reader(
                 "Standard input has ended, so nothing more can be pasted; still "
                 "waiting for the browser's redirect (Ctrl-C to stop)."
             )
+            if on_end is not None:
+                on_end()
 
     thread = threading.Thread(target=read, name="oauthcli-paste", daemon=True)
     thread.start()

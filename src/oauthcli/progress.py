@@ -82,15 +82,26 @@ class Waiting:
     """One wait as the flow sees it: where its lines go, where pastes come from."""
 
     def __init__(
-        self, notify: Callable[[str], None], lines: Lines | None, *, live: bool
+        self,
+        notify: Callable[[str], None],
+        lines: Lines | None,
+        *,
+        live: bool,
+        status: _LiveStatus | None = None,
     ) -> None:
         self._notify = notify
         self.lines = lines
         self.live = live
+        self._status = status
 
     def notify(self, message: str) -> None:
         """Show ``message`` to the user (above the live status, if there is one)."""
         self._notify(message)
+
+    def input_ended(self) -> None:
+        """Nothing more can be pasted: the live status stops offering it."""
+        if self._status is not None:
+            self._status.drop_ways("paste")
 
 
 @contextlib.contextmanager
@@ -126,12 +137,12 @@ def waiting(
 
     if fd is None:
         with status:
-            yield Waiting(status.print, keyboard, live=True)
+            yield Waiting(status.print, keyboard, live=True, status=status)
         return
     typed = _Keyboard(fd, status.refresh)
     status.keyboard = typed
     with status, typed:
-        yield Waiting(status.print, typed, live=True)
+        yield Waiting(status.print, typed, live=True, status=status)
 
 
 def _can_read_keys(fd: int | None) -> bool:
@@ -191,6 +202,11 @@ class _LiveStatus:
 
     def print(self, message: str) -> None:
         self.console.print(message, markup=False, soft_wrap=True)
+
+    def drop_ways(self, word: str) -> None:
+        """Stop showing the ways out that mention ``word``."""
+        self.ways_out = [way for way in self.ways_out if word not in way]
+        self.refresh()
 
     def __rich_console__(
         self, console: Console, options: ConsoleOptions
