@@ -501,3 +501,39 @@ def test_debug_lines_during_the_wait_print_above_the_status_in_one_piece(
     # of the line landing at the end of the status, to be drawn over.
     at = output.rindex(b"oauthcli: ignored a callback: ")
     assert output[:at].endswith(b"\x1b[2K"), output[at - 80 : at]
+
+
+def test_ctrl_c_while_the_status_starts_still_shows_the_cursor_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C landing inside the status's first draw left the cursor hidden:
+    the ``with`` statement had not entered, so nothing stopped the display.
+    (A signal at that instant cannot be timed from outside; the first draw
+    raises it here.)"""
+    from rich.live import Live
+
+    first_draw = Live.refresh
+
+    def interrupted(self: Live) -> None:
+        monkeypatch.setattr(Live, "refresh", first_draw)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Live, "refresh", interrupted)
+    master, slave = os.openpty()
+    for name, value in terminal_env().items():
+        monkeypatch.setenv(name, value)
+    for name in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        monkeypatch.delenv(name, raising=False)
+    with (
+        open(slave, "w", encoding="utf-8") as tty,
+        pytest.raises(KeyboardInterrupt),
+        waiting("Waiting", ["Ctrl-C to cancel"], stream=tty),
+    ):
+        pass
+    shown = b""
+    with contextlib.suppress(OSError):  # EIO once drained: the slave is closed
+        while select.select([master], [], [], 0.2)[0]:
+            shown += os.read(master, 65536)
+    os.close(master)
+    assert HIDE_CURSOR in shown
+    assert shown.rindex(SHOW_CURSOR) > shown.rindex(HIDE_CURSOR)

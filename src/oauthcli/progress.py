@@ -141,7 +141,9 @@ def waiting(
         return
     typed = _Keyboard(fd, status.refresh)
     status.keyboard = typed
-    with status, typed:
+    # Keys are read one by one before the status is drawn: a key typed as
+    # soon as it shows (Ctrl-D) must not go to the kernel's line editing.
+    with typed, status:
         yield Waiting(status.print, typed, live=True, status=status)
 
 
@@ -189,16 +191,23 @@ class _LiveStatus:
             # Stray writes to sys.stderr (warnings) print above the status.
             redirect_stderr=self.console.file is sys.stderr,
         )
-        self._live.start(refresh=True)
+        try:
+            self._live.start(refresh=True)
+        except BaseException:  # Ctrl-C as it starts: no __exit__ follows
+            self._live.stop()
+            self._live = None
+            raise
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._live is not None:
-            self._live.stop()  # erases the status and shows the cursor again
+        live, self._live = self._live, None
+        if live is not None:
+            live.stop()  # erases the status and shows the cursor again
 
     def refresh(self) -> None:
-        if self._live is not None:
-            self._live.refresh()
+        live = self._live
+        if live is not None:
+            live.refresh()
 
     def print(self, message: str) -> None:
         self.console.print(message, markup=False, soft_wrap=True)
@@ -260,15 +269,20 @@ class _Keyboard:
         self._kill = _control(cc[termios.VKILL], "\x15")
         self._word_erase = _control(cc[termios.VWERASE], "\x17")
         self._eof = _control(cc[termios.VEOF], "\x04")
-        self._key_by_key()
-        self._thread.start()
+        try:
+            self._key_by_key()
+            self._thread.start()
+        except BaseException:  # Ctrl-C as it starts: no __exit__ follows
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         import termios
 
         self._stop.set()
-        self._thread.join(timeout=1.0)
+        if self._thread.ident is not None:  # started
+            self._thread.join(timeout=1.0)
         if self._saved is not None:
             with contextlib.suppress(termios.error):
                 termios.tcsetattr(self._fd, termios.TCSANOW, self._saved)
