@@ -773,3 +773,19 @@ def test_config_get_tells_an_unset_key_from_a_missing_profile(
     assert "\u202e" not in escaped.stderr
     assert invalid.returncode == 2
     assert "there is no profile" not in invalid.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("http://127.0.0.1:8080/cb", "127.0.0.1"),
+        ("http://[::1]/cb", "[::1]"),
+        ("http://[::1]:8080/cb", "[::1]"),
+        ("http://localhost:99999/cb", "localhost"),  # urlsplit's .port raises here
+    ],
+)
+def test_a_stored_redirect_url_is_shown_as_host_and_path(url: str, host: str) -> None:
+    from oauthcli.commands.config import _as_config_keys
+
+    keys = _as_config_keys({"redirect_url": url})
+    assert (keys["redirect_host"], keys["redirect_path"]) == (host, "/cb")

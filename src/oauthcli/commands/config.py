@@ -129,9 +129,9 @@ def _as_config_keys(settings: dict[str, Any]) -> dict[str, Any]:
     url = keys.pop("redirect_url", None)
     if isinstance(url, str):
         parts = urlsplit(url)
-        keys["redirect_host"] = (
-            parts.netloc.rsplit(":", 1)[0] if parts.port else (parts.netloc)
-        )
+        host, _, port = parts.netloc.rpartition(":")
+        # "127.0.0.1:8080" and "[::1]:8080" lose their port; "[::1]" has none.
+        keys["redirect_host"] = host if port.isdigit() else parts.netloc
         keys["redirect_path"] = parts.path or "/"
     return keys
 
