@@ -136,7 +136,7 @@ class OAuth2:
         return self._redirect_uri
 
     def _authorization_params(
-        self, redirect_uri: str, connection: str | None, extra: Mapping[str, str]
+        self, redirect_uri: str, connection: str | None
     ) -> dict[str, str]:
         c = self.constants
         challenge = self.pkce.challenge
@@ -157,22 +157,18 @@ class OAuth2:
             params["audience"] = c.audience
         if connection:
             params["connection"] = connection
-        # What the ID token is checked against (max_age, an essential acr).
-        self._extra_sent = {**c.extra_params, **extra}
-        for key, value in self._extra_sent.items():
-            if key in params:
-                raise LocalError(
-                    f"parameter {key!r} is set by oauthcli and cannot be overridden",
-                    code="invalid_argument",
-                )
-            params[key] = value
+        # None of them names one of ours (_refuse_own_params saw to it); ours
+        # win all the same.
+        params.update(
+            (key, value) for key, value in self._extra_sent.items() if key not in params
+        )
         return params
 
     def _refuse_own_params(
         self, extra: Mapping[str, str], connection: str | None
     ) -> None:
-        """Refuse extra parameters that would replace oauthcli's own, before
-        anything is sent (the same rule ``_authorization_params`` applies)."""
+        """Refuse extra parameters that would replace oauthcli's own (those
+        ``_authorization_params`` sets), before anything is sent."""
         c = self.constants
         own = {
             "response_type",
@@ -218,7 +214,6 @@ class OAuth2:
         _held(self.csrf_state)
         check_extra_params(extra_params or {})
         extra = {**self.constants.extra_params, **(extra_params or {})}
-        check_extra_params(extra)
         self._refuse_own_params(extra, connection)
         self.pkce.construct_challenge()
         # From here the state, nonce and challenge may leave the process (a
@@ -226,24 +221,25 @@ class OAuth2:
         # happens next, they serve no other request.
         self._requested = True
         self.csrf_state.mark_sent()
+        # Sent with the request, and what its ID token is checked against
+        # (max_age, an essential acr).
+        self._extra_sent = extra
         try:
-            code = self._authorize(connection, extra_params or {})
+            code = self._authorize(connection)
         except BaseException:
             self.close()  # no token request follows a failed leg B
             raise
         self._pending = self._request_sent
         return code
 
-    def _authorize(
-        self, connection: str | None, extra_params: Mapping[str, str]
-    ) -> str:
+    def _authorize(self, connection: str | None) -> str:
         c = self.constants
         metadata = self.metadata
         self._check_features(metadata)
         server = LoopbackServer(c.redirect_spec())
         server.bind()
         try:
-            return self._serve(server, connection, extra_params)
+            return self._serve(server, connection)
         finally:
             server.close()  # the port is free before the code is redeemed
 
@@ -251,12 +247,11 @@ class OAuth2:
         self,
         server: LoopbackServer,
         connection: str | None,
-        extra_params: Mapping[str, str],
     ) -> str:
         c = self.constants
         metadata = self.metadata
         redirect_uri = server.redirect_uri
-        params = self._authorization_params(redirect_uri, connection, extra_params)
+        params = self._authorization_params(redirect_uri, connection)
         request = AuthorizationRequest(
             issuer=metadata.issuer,
             iss_required=metadata.authorization_response_iss_parameter_supported,
