@@ -14,19 +14,29 @@ import pytest
 DEMO = Path(__file__).resolve().parent.parent / "scripts" / "demo.py"
 
 
+def provider_up(tmp: Path, watched: str) -> subprocess.Popen[str]:
+    """`make provider-up`'s process, its temporary files in ``tmp``, with its
+    ``watched`` stream ("stdout" or "stderr") piped and the other dropped."""
+
+    def stream(name: str) -> int:
+        return subprocess.PIPE if name == watched else subprocess.DEVNULL
+
+    return subprocess.Popen(
+        [sys.executable, str(DEMO), "--keep"],
+        env={**os.environ, "TMPDIR": str(tmp)},
+        stdout=stream("stdout"),
+        stderr=stream("stderr"),
+        text=True,
+    )
+
+
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["term", "int"])
 def test_provider_up_cleans_up_its_directory_when_stopped(
     tmp_path: Path, stop: signal.Signals
 ) -> None:
     # SIGTERM stopped it without leaving the `with` blocks, so its
     # oauthcli-provider-* directory stayed behind.
-    process = subprocess.Popen(
-        [sys.executable, str(DEMO), "--keep"],
-        env={**os.environ, "TMPDIR": str(tmp_path)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    process = provider_up(tmp_path, "stdout")
     assert process.stdout is not None
     first = process.stdout.readline()
     assert "The local OpenID provider runs at http://127.0.0.1:" in first
@@ -41,13 +51,7 @@ def test_provider_up_cleans_up_its_directory_when_stopped(
 def test_provider_up_stopped_while_starting_says_so_without_a_traceback(
     tmp_path: Path,
 ) -> None:
-    process = subprocess.Popen(
-        [sys.executable, str(DEMO), "--keep"],
-        env={**os.environ, "TMPDIR": str(tmp_path)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = provider_up(tmp_path, "stderr")
     deadline = time.monotonic() + 30
     while not any(tmp_path.glob("oauthcli-provider-*")):  # it is starting
         assert time.monotonic() < deadline

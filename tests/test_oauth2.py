@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,9 +26,13 @@ def op() -> Iterator[EvilProvider]:
         yield provider
 
 
-def flow(op: EvilProvider, pkce: PKCE, csrf_state: CSRFState) -> OAuth2:
+def flow(op: EvilProvider, pkce: PKCE, csrf_state: CSRFState, **options: Any) -> OAuth2:
+    """A seed flow at ``op``; ``options`` go to its OAuth2Constants."""
     constants = OAuth2Constants(
-        client_id=op.client_id, authz_server_host=op.issuer, login_timeout=5.0
+        client_id=op.client_id,
+        authz_server_host=op.issuer,
+        login_timeout=5.0,
+        **options,
     )
     return OAuth2(
         pkce, csrf_state, constants, opener=ScriptedUser(), notify=lambda _: None
@@ -197,13 +202,8 @@ def test_a_failed_pushed_request_is_not_pushed_again_by_the_same_flow(
 ) -> None:
     # The push sends state, nonce and challenge before anything else can fail.
     op.par_status = 500
-    constants = OAuth2Constants(
-        client_id=op.client_id, authz_server_host=op.issuer, login_timeout=5.0, par=True
-    )
     with PKCE() as pkce, CSRFState() as csrf_state:
-        login = OAuth2(
-            pkce, csrf_state, constants, opener=ScriptedUser(), notify=lambda _: None
-        )
+        login = flow(op, pkce, csrf_state, par=True)
         with pytest.raises(OAuthCLIError) as failed:
             login.authorization_request()
         assert failed.value.code != "flow_finished"
@@ -233,17 +233,9 @@ def test_extra_params_changed_after_construction_are_not_sent(
     op: EvilProvider, oauthcli_home: Path
 ) -> None:
     params = {"max_age": "300"}
-    constants = OAuth2Constants(
-        client_id=op.client_id,
-        authz_server_host=op.issuer,
-        login_timeout=5.0,
-        extra_params=params,
-    )
-    params["max_age"] = "5m"
     with PKCE() as pkce, CSRFState() as csrf_state:
-        login = OAuth2(
-            pkce, csrf_state, constants, opener=ScriptedUser(), notify=lambda _: None
-        )
+        login = flow(op, pkce, csrf_state, extra_params=params)
+        params["max_age"] = "5m"
         assert login.access_token_request(login.authorization_request())
 
     assert op.requests("authorize")[0].query["max_age"] == "300"

@@ -11,7 +11,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 import pytest
 
@@ -160,11 +162,28 @@ def test_the_real_redirect_still_wins_while_paste_is_offered(
     assert process.returncode == 0, process.stderr
 
 
+def seed_login(
+    provider: LocalProvider, opener: Callable[[str], bool], paste_input: TextIO
+) -> str:
+    """A seed-API login that takes pastes from ``paste_input``; its token."""
+    from oauthcli import PKCE, CSRFState, OAuth2, OAuth2Constants
+
+    constants = OAuth2Constants("cli-app", provider.issuer)
+    with PKCE() as pkce, CSRFState() as csrf:
+        flow = OAuth2(
+            pkce,
+            csrf,
+            constants,
+            opener=opener,
+            notify=lambda _: None,
+            paste_input=paste_input,
+        )
+        return flow.access_token_request(flow.authorization_request())
+
+
 def test_the_library_takes_pastes_from_any_stream(
     provider: LocalProvider, tmp_path: Path
 ) -> None:
-    from oauthcli import PKCE, CSRFState, OAuth2, OAuth2Constants
-
     read_end, write_end = os.pipe()
     with os.fdopen(read_end) as pasted, os.fdopen(write_end, "w") as typed:
 
@@ -173,17 +192,7 @@ def test_the_library_takes_pastes_from_any_stream(
             typed.flush()
             return True
 
-        constants = OAuth2Constants("cli-app", provider.issuer)
-        with PKCE() as pkce, CSRFState() as csrf:
-            flow = OAuth2(
-                pkce,
-                csrf,
-                constants,
-                opener=remote_browser,
-                notify=lambda _: None,
-                paste_input=pasted,
-            )
-            token = flow.access_token_request(flow.authorization_request())
+        token = seed_login(provider, remote_browser, pasted)
     assert provider.introspect(token)["active"] is True
 
 
@@ -192,8 +201,6 @@ def test_the_host_programs_lines_behind_the_paste_stay_on_its_stdin(
 ) -> None:
     """Regression: the reader took 4096 bytes at a time, so the host's next
     line, arriving in one write with the pasted address, was lost."""
-    from oauthcli import PKCE, CSRFState, OAuth2, OAuth2Constants
-
     read_end, write_end = os.pipe()
     with os.fdopen(read_end) as host_stdin, os.fdopen(write_end, "w") as typed:
 
@@ -203,17 +210,7 @@ def test_the_host_programs_lines_behind_the_paste_stay_on_its_stdin(
             typed.flush()
             return True
 
-        constants = OAuth2Constants("cli-app", provider.issuer)
-        with PKCE() as pkce, CSRFState() as csrf:
-            flow = OAuth2(
-                pkce,
-                csrf,
-                constants,
-                opener=remote_browser,
-                notify=lambda _: None,
-                paste_input=host_stdin,
-            )
-            token = flow.access_token_request(flow.authorization_request())
+        token = seed_login(provider, remote_browser, host_stdin)
 
         assert provider.introspect(token)["active"] is True
         ready, _, _ = select.select([host_stdin], [], [], 2)
