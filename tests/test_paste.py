@@ -358,3 +358,38 @@ def test_the_end_of_the_stream_is_reported_once_to_on_end() -> None:
 
     assert ended == [True]
     assert "Standard input has ended" in said[-1]
+
+
+def test_an_address_of_another_port_is_told_apart_from_a_wrong_state() -> None:
+    # http://127.0.0.1:1/callback?code=a&state=b was blamed on its state.
+    from oauthcli.constants import RedirectSpec
+    from oauthcli.loopback import LoopbackServer
+    from oauthcli.paste import start_paste_reader
+
+    said: list[str] = []
+    read_end, write_end = os.pipe()
+    spec = RedirectSpec(host="127.0.0.1", path="/callback", ports=())
+    with LoopbackServer(spec) as server, os.fdopen(read_end) as stream:
+        server.serve(refuse_every_state)
+        reader = start_paste_reader(server, stream, said.append, threading.Event())
+        ours = server.redirect_uri
+        pastes = [
+            "http://127.0.0.1:1/callback?code=a&state=b",
+            ours.replace("/callback", "/other") + "?code=a&state=b",
+            ours + "?code=a&state=b",
+        ]
+        os.write(write_end, "".join(f"{paste}\n" for paste in pastes).encode())
+        os.close(write_end)
+        reader.join(timeout=10)
+
+    assert [line.split(":")[0].split(" (")[0] for line in said[:3]] == [
+        "That is not the address the browser ended on",
+        "That is not the address the browser ended on",
+        "That address does not belong to this login",
+    ]
+
+
+def refuse_every_state(params: object) -> str:
+    from oauthcli.errors import CallbackRejected
+
+    raise CallbackRejected("not this login's state", code="state_mismatch")

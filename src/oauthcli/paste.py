@@ -71,11 +71,18 @@ def can_read_pastes(stream: TextIO | None) -> bool:
         return False
 
 
-def _query_of(text: str) -> str | None:
+def _query_of(text: str, redirect_uri: str) -> str | None:
+    """The query of a pasted address that is ``redirect_uri``'s (or a bare
+    ``?query``); None for anything else, such as another port's address."""
     if text.startswith("?"):
         return text[1:]
-    parts = urlsplit(text)
-    if parts.scheme in ("http", "https") and parts.query:
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return None
+    ours = urlsplit(redirect_uri)
+    same = (parts.netloc.lower(), parts.path) == (ours.netloc.lower(), ours.path)
+    if parts.scheme == "http" and same and parts.query:
         return parts.query
     return None
 
@@ -161,7 +168,9 @@ def start_paste_reader(
             text = line.strip()
             if not text:
                 continue
-            query = _query_of(text) if len(text) <= MAX_REQUEST_LINE else None
+            query = (
+                _query_of(text, redirect_uri) if len(text) <= MAX_REQUEST_LINE else None
+            )
             if query is None:
                 notices += 1
                 if notices <= NOTICE_LIMIT:
