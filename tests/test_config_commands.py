@@ -723,6 +723,7 @@ def test_config_show_of_a_stored_login_names_every_setting_by_its_config_key(
                 "params": {"max_age": "300", "login_hint": "bob"},
                 "redirect_ports": [18120, 18121],
                 "redirect_url": "http://[::1]/cb",
+                "device": True,
             },
             "tokens": {},
         },
@@ -738,6 +739,7 @@ def test_config_show_of_a_stored_login_names_every_setting_by_its_config_key(
     }
     assert shown == {
         "client_id": "x",
+        "device": "true",  # as config.toml writes it, not Python's True
         "issuer": "https://idp.test",
         "param": "max_age=300 login_hint=bob",
         "port": "18120,18121",

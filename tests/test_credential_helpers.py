@@ -352,3 +352,16 @@ def test_the_plain_http_notice_is_for_http_remotes_of_ours_only(
         input=request_text,
     )
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_verbose_git_credential_says_git_sent_no_protocol(oauthcli_home: Path) -> None:
+    # It said "no protocol is not https".
+    result = oauthcli(
+        "-v",
+        "git-credential",
+        "get",
+        env={**os.environ, "OAUTHCLI_HOME": str(oauthcli_home)},
+        input="",
+    )
+    assert (result.returncode, result.stdout) == (0, "")
+    assert "git sent no protocol; git tries its next helper" in result.stderr

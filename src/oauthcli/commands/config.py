@@ -106,6 +106,8 @@ def show_stored(name: str, settings: dict[str, Any], *, in_file: bool = False) -
             continue
         if KEYS[key].secret:
             shown = "[redacted]"
+        elif isinstance(value, bool):
+            shown = "true" if value else "false"  # as config.toml writes it
         elif key == "port" and isinstance(value, list | tuple):
             shown = ",".join(str(port) for port in value)
         elif isinstance(value, dict):

@@ -160,14 +160,17 @@ def git_credential(profile: str | None, action: str) -> int:
         # Never hand a token to a plain-http remote; say so when the remote is
         # one of ours (--profile, or a profile lists its host), since that
         # is a refusal the user has to act on, not a remote of someone else.
-        shown = sanitize(protocol, 20) or "no protocol"
+        shown = sanitize(protocol, 20)
         if action == "get" and protocol == "http" and _ours(profile, host):
             say(
                 f"oauthcli: {shown}://{sanitize(host)} is not https, so no token is "
                 "sent to it; use an https remote"
             )
         else:
-            log.info("%s is not https; git tries its next helper", shown)
+            log.info(
+                "%s; git tries its next helper",
+                f"{shown} is not https" if protocol else "git sent no protocol",
+            )
         return EXIT_OK
     name = _profile_for_server(profile, _server(host) if host else None)
     if name is None:
