@@ -124,11 +124,13 @@ def test_erase_of_an_old_token_changes_nothing(
     grants = provider.count_grants("refresh_token")
     request = "protocol=https\nhost=git.example.test\npassword=some-old-token\n\n"
 
-    result = oauthcli("git-credential", "erase", env=env, input=request)
+    result = oauthcli("-v", "git-credential", "erase", env=env, input=request)
 
     assert result.returncode == 0, result.stderr
     assert provider.count_grants("refresh_token") == grants
     assert token(oauthcli_home) == current
+    # It said "another process refreshed the tokens" when none had.
+    assert "not the one that was rejected; using it" in result.stderr
 
 
 def test_git_is_told_nothing_when_the_login_is_gone(

@@ -125,8 +125,12 @@ def get_token_set(
     with profile_lock(profile):
         entry, tokens = _load(profile)
         if tokens.access_token != seen and fresh_access_token(entry, 0):
-            # Another process (or thread) refreshed or logged in meanwhile.
-            log.info("another process refreshed the tokens; using theirs")
+            # Another process (or thread) refreshed or logged in meanwhile,
+            # or the token said to be rejected was never the stored one.
+            log.info(
+                "the stored access token is not the one %s; using it",
+                "that was rejected" if rejected else "seen before the lock",
+            )
             return tokens
         if rejected is None and fresh_access_token(entry, min_ttl):
             return tokens
